@@ -1,0 +1,332 @@
+#!/usr/bin/python
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lvs_sysctl_arp
+short_description: ARP suppression sysctls for LVS direct-routing real servers
+version_added: 0.1.0
+description:
+  - Sets C(net.ipv4.conf.<scope>.arp_ignore) and C(arp_announce) (and optionally C(rp_filter)) on
+    C(all), C(default) and the named interfaces, live in C(/proc/sys) and persisted in a sysctl.d file,
+    as step 2.1 of the LVS-DR lab guide does by hand.
+  - The kernel uses the maximum of C(conf.all.X) and C(conf.<interface>.X) for these keys, so a value set
+    only on one interface (for example C(lo)) does nothing if C(all) is higher, and C(all) always wins when
+    it is higher. The module always sets C(all) and returns the B(effective) value per interface.
+  - Apply this before the VIP is put on the real server's loopback, or the host may announce the VIP.
+  - Every input is validated before anything is read or written.
+author:
+  - lvs.dr contributors
+options:
+  arp_ignore:
+    description:
+      - Value of C(arp_ignore). C(1) answers ARP only for addresses configured on the receiving interface,
+        which hides a VIP held on C(lo).
+      - Defaults to C(1) with O(state=present).
+      - Not accepted with O(state=absent), which resets the key to the kernel default C(0).
+    type: int
+    choices: [0, 1, 2, 3, 8]
+  arp_announce:
+    description:
+      - Value of C(arp_announce). C(2) always uses the best local address of the outgoing interface as the
+        ARP source, never the VIP.
+      - Defaults to C(2) with O(state=present).
+      - Not accepted with O(state=absent), which resets the key to the kernel default C(0).
+    type: int
+    choices: [0, 1, 2]
+  rp_filter:
+    description:
+      - Value of C(rp_filter) (C(0) off, C(1) strict, C(2) loose) on the same scopes.
+      - Left unmanaged when omitted.
+      - With O(state=absent) this is the value the live keys are set back to (the kernel default is C(0),
+        many distributions ship C(2)); the key is left alone when omitted.
+    type: int
+    choices: [0, 1, 2]
+  interfaces:
+    description:
+      - Interfaces to set besides C(all) (and C(default)), for example the real server's C(eth0).
+      - Each must exist (have a C(/proc/sys/net/ipv4/conf/<name>) directory).
+    type: list
+    elements: str
+    default: []
+  include_default:
+    description:
+      - Also set C(conf.default), which interfaces created later inherit.
+    type: bool
+    default: true
+  persist:
+    description:
+      - Keep the settings in the file O(path) so that they survive a reboot.
+      - With V(false) the file is neither written nor removed.
+    type: bool
+    default: true
+  path:
+    description:
+      - Absolute path of the sysctl.d file, written atomically and only when its content differs.
+      - Its directory must exist.
+    type: path
+    default: /etc/sysctl.d/lvs-dr.conf
+  state:
+    description:
+      - V(present) sets the values live and in the file.
+      - V(absent) removes the file and resets C(arp_ignore) and C(arp_announce) of the same scopes to C(0)
+        (and C(rp_filter) to O(rp_filter) when given).
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The result, including RV(effective) and the diff, is predicted exactly from the state read.
+  diff_mode:
+    support: full
+    details: Shows the file content and the live values before and after.
+  platform:
+    support: full
+    platforms: linux
+notes:
+  - Writing C(/proc/sys) needs root and, in a container, a privileged container.
+  - Interface names containing dots (VLANs such as C(eth0.100)) are written with C(/) in the file, as
+    sysctl.d(5) requires.
+seealso:
+  - module: lvs.dr.lvs_loopback_vip
+  - name: Kernel documentation of arp_ignore, arp_announce and rp_filter
+    description: Documentation/networking/ip-sysctl.rst
+    link: https://docs.kernel.org/networking/ip-sysctl.html
+"""
+
+EXAMPLES = r"""
+- name: Hide the VIP of a real server (the guide's step 2.1)
+  lvs.dr.lvs_sysctl_arp:
+    interfaces:
+      - ens33
+
+- name: Same, loose reverse-path filtering, settings not kept across reboots
+  lvs.dr.lvs_sysctl_arp:
+    interfaces: [eth0, eth1]
+    rp_filter: 2
+    persist: false
+
+- name: Undo it and return rp_filter to loose mode
+  lvs.dr.lvs_sysctl_arp:
+    interfaces: [eth0]
+    rp_filter: 2
+    state: absent
+"""
+
+RETURN = r"""
+values:
+  description: Raw values the module manages, per scope, after the run (predicted in check mode).
+  returned: always
+  type: dict
+  sample: {"all": {"arp_ignore": 1, "arp_announce": 2}, "default": {"arp_ignore": 1, "arp_announce": 2},
+           "eth0": {"arp_ignore": 1, "arp_announce": 2}}
+effective:
+  description:
+    - Values the kernel really uses per interface, C(max(conf.all.X, conf.<interface>.X)), after the run.
+    - For the interfaces in O(interfaces), or for every interface when that list is empty.
+    - Holds C(rp_filter) only when O(rp_filter) is given.
+  returned: always
+  type: dict
+  sample: {"eth0": {"arp_ignore": 1, "arp_announce": 2}, "lo": {"arp_ignore": 1, "arp_announce": 2}}
+live_changes:
+  description: Live keys that were (or in check mode would be) written.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"key": "net.ipv4.conf.all.arp_ignore", "before": 0, "after": 1}]
+file_changed:
+  description: Whether the file O(path) was (or would be) written or removed.
+  returned: always
+  type: bool
+sysctl_file:
+  description: The sysctl.d file O(path) (named so to keep Ansible from adding file attributes to the result).
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/lvs-dr.conf
+"""
+
+import os
+import tempfile
+from typing import Any, Optional
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
+
+# Indirection so tests can point the module at a fake /proc/sys tree.
+CONF_ROOT = sa.CONF_ROOT
+PRESENT_DEFAULTS = {"arp_ignore": 1, "arp_announce": 2}
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "arp_ignore": {"type": "int", "choices": list(sa.VALID_VALUES["arp_ignore"])},
+    "arp_announce": {"type": "int", "choices": list(sa.VALID_VALUES["arp_announce"])},
+    "rp_filter": {"type": "int", "choices": list(sa.VALID_VALUES["rp_filter"])},
+    "interfaces": {"type": "list", "elements": "str", "default": []},
+    "include_default": {"type": "bool", "default": True},
+    "persist": {"type": "bool", "default": True},
+    "path": {"type": "path", "default": "/etc/sysctl.d/lvs-dr.conf"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+}
+
+
+def _validate(module: AnsibleModule, conf_root: str) -> list[str]:
+    """Check every input before anything is read or written; return the interfaces, de-duplicated."""
+    params = module.params
+    if params["state"] == "absent":
+        for key in ("arp_ignore", "arp_announce"):
+            if params[key] is not None:
+                module.fail_json(
+                    msg=f"{key}={params[key]} is not accepted with state=absent: "
+                    f"state=absent resets {key} to the kernel default 0"
+                )
+    if params["persist"]:
+        path = params["path"]
+        if not path or not os.path.isabs(path):
+            module.fail_json(msg=f"path must be absolute, got: '{path}'")
+        if os.path.isdir(path):
+            module.fail_json(msg=f"path '{path}' is a directory, expected a file name")
+        if params["state"] == "present" and not os.path.isdir(os.path.dirname(path)):
+            module.fail_json(msg=f"path '{path}': directory '{os.path.dirname(path)}' does not exist")
+
+    interfaces: list[str] = []
+    for name in params["interfaces"]:
+        error = sa.validate_interface_name(name)
+        if error:
+            module.fail_json(msg=error)
+        if name not in interfaces:
+            interfaces.append(name)
+
+    existing = sa.list_conf_scopes(conf_root)
+    if "all" not in existing:
+        module.fail_json(msg=f"{conf_root} is not readable: is this Linux with IPv4 enabled?")
+    missing = [name for name in interfaces if name not in existing]
+    if missing:
+        module.fail_json(
+            msg=f"interfaces: no such interface: {', '.join(missing)} (no {conf_root}/<name>)",
+            missing_interfaces=missing,
+        )
+    return interfaces
+
+
+def _settings(params: dict[str, Any]) -> dict[str, Optional[int]]:
+    if params["state"] == "present":
+        return {
+            key: params[key] if params[key] is not None else PRESENT_DEFAULTS.get(key)
+            for key in sa.KEYS
+        }
+    return {"arp_ignore": sa.KERNEL_DEFAULTS["arp_ignore"], "arp_announce": sa.KERNEL_DEFAULTS["arp_announce"],
+            "rp_filter": params["rp_filter"]}
+
+
+def _write_file_atomically(module: AnsibleModule, path: str, content: str) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".lvs-dr-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _live_text(values: sa.Values) -> str:
+    return "".join(
+        f"{sa.sysctl_key(scope, key)} = {value}\n" for scope, keys in values.items() for key, value in keys.items()
+    )
+
+
+def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
+    params = module.params
+    interfaces = _validate(module, conf_root)
+    settings = _settings(params)
+    keys = [key for key in sa.KEYS if settings[key] is not None]
+    scopes = ["all"] + (["default"] if params["include_default"] else []) + interfaces
+    report_interfaces = interfaces or [s for s in sa.list_conf_scopes(conf_root) if s not in sa.GLOBAL_SCOPES]
+
+    read_scopes = list(dict.fromkeys(scopes + report_interfaces))
+    try:
+        before = sa.read_values(read_scopes, keys, conf_root)
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"Cannot read the current values under {conf_root}: {exc}")
+
+    desired = sa.desired_values(scopes, settings)
+    changes = sa.value_changes(before, desired)
+
+    path = params["path"]
+    persist = params["persist"]
+    file_before = sa.read_file(path) if persist else None
+    file_after: Optional[str] = file_before
+    if persist:
+        file_after = sa.render_sysctl_file(desired) if params["state"] == "present" else None
+    file_changed = persist and file_before != file_after
+
+    if not module.check_mode:
+        for scope, key, _old, new in changes:
+            try:
+                sa.write_value(scope, key, new, conf_root)
+            except OSError as exc:
+                module.fail_json(
+                    msg=f"Cannot write {sa.sysctl_key(scope, key)}={new}: {exc} "
+                    "(root needed; a container must be privileged)"
+                )
+        if file_changed:
+            try:
+                if file_after is None:
+                    os.unlink(path)
+                else:
+                    _write_file_atomically(module, path, file_after)
+            except OSError as exc:
+                module.fail_json(msg=f"Cannot update {path}: {exc}")
+        after = sa.read_values(read_scopes, keys, conf_root)
+    else:
+        after = sa.apply_changes(before, changes)
+
+    effective_keys = [key for key in keys if key != "rp_filter" or params["rp_filter"] is not None]
+    effective = sa.effective_values(
+        {scope: {k: after[scope][k] for k in effective_keys} for scope in after}, report_interfaces
+    )
+    result: dict[str, Any] = {
+        "changed": bool(changes) or file_changed,
+        "values": {scope: after[scope] for scope in scopes},
+        "effective": effective,
+        "live_changes": [
+            {"key": sa.sysctl_key(scope, key), "before": old, "after": new} for scope, key, old, new in changes
+        ],
+        "file_changed": file_changed,
+        "sysctl_file": path,
+    }
+    if module._diff:
+        managed_before = {scope: before[scope] for scope in scopes}
+        diffs = []
+        if persist:
+            diffs.append({
+                "before_header": path if file_before is not None else f"{path} (absent)",
+                "after_header": path if file_after is not None else f"{path} (absent)",
+                "before": file_before or "",
+                "after": file_after or "",
+            })
+        diffs.append({
+            "before_header": "live values",
+            "after_header": "live values",
+            "before": _live_text(managed_before),
+            "after": _live_text(result["values"]),
+        })
+        result["diff"] = diffs
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**run(module, CONF_ROOT))
+
+
+if __name__ == "__main__":
+    main()
