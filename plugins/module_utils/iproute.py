@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any, NamedTuple, Optional
 
 # Environment for every ip invocation: stable, untranslated output.
@@ -248,3 +249,155 @@ def add_route(module: Any, address: str, device: str) -> None:
 
 def del_route(module: Any, route: RouteEntry) -> None:
     run_ip(module, route_del_argv(route))
+
+
+# --------------------------------------------------------------------------- names
+
+IFNAMSIZ = 16  # kernel limit including the terminating NUL: names and labels are at most 15 characters
+_IFNAME_RE = re.compile(r"^[^/:\s]+$")
+_LABEL_SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def validate_ifname(name: str) -> Optional[str]:
+    """Error message for a malformed interface name, None when valid."""
+    if not name or len(name) >= IFNAMSIZ or name in (".", "..") or not _IFNAME_RE.match(name):
+        return f"'{name}' is not a valid interface name (1-{IFNAMSIZ - 1} characters, no '/', ':' or spaces)"
+    return None
+
+
+def validate_label(label: str, device: str) -> Optional[str]:
+    """An address label must be ``<device>:<suffix>`` and fit the kernel's 15 characters."""
+    prefix = f"{device}:"
+    if not label.startswith(prefix) or len(label) == len(prefix):
+        return f"'{label}' must start with '{prefix}' followed by a suffix, e.g. '{prefix}3'"
+    if len(label) >= IFNAMSIZ:
+        return f"'{label}' is {len(label)} characters long, the kernel allows at most {IFNAMSIZ - 1}"
+    if not _LABEL_SUFFIX_RE.match(label[len(prefix):]):
+        return f"'{label}' may only use letters, digits, '_', '.' and '-' after '{prefix}'"
+    return None
+
+
+# --------------------------------------------------------------------------- reconciling
+
+
+class AddressSpec(NamedTuple):
+    """An address wanted on (or to be removed from) a device."""
+
+    address: str
+    prefix: int
+    device: str
+    label: Optional[str] = None  # IPv4: None means no alias label (the kernel reports the device name)
+
+    @property
+    def family(self) -> int:
+        return ipaddress.ip_address(self.address).version
+
+    @property
+    def wanted_label(self) -> Optional[str]:
+        if self.family != 4:
+            return None
+        return self.label or self.device
+
+
+class Operation(NamedTuple):
+    """One ip command of a plan, with what it changes."""
+
+    kind: str  # addr_del, addr_add, route_del, route_add
+    argv: list[str]
+    address: str
+    entry: Optional[AddressEntry] = None
+    route: Optional[RouteEntry] = None
+
+    def command(self) -> str:
+        return " ".join(["ip", *self.argv])
+
+
+def entries_for(current: list[AddressEntry], address: str, device: str) -> list[AddressEntry]:
+    return [entry for entry in current if entry.device == device and entry.address == address]
+
+
+def _matches(entry: AddressEntry, spec: AddressSpec) -> bool:
+    return entry.prefix == spec.prefix and (spec.family != 4 or entry.label == spec.wanted_label)
+
+
+def plan_address_ops(specs: list[AddressSpec], current: list[AddressEntry], present: bool) -> list[Operation]:
+    """Deletions and additions that leave exactly the wanted entries (present) or none (absent).
+
+    IPv4 allows one address several times with different prefixes: every
+    entry that does not match is removed, one matching entry is kept.
+    """
+    ops: list[Operation] = []
+    for spec in specs:
+        existing = entries_for(current, spec.address, spec.device)
+        keep: Optional[AddressEntry] = None
+        if present:
+            keep = next((entry for entry in existing if _matches(entry, spec)), None)
+        for entry in existing:
+            if entry is not keep:
+                ops.append(Operation("addr_del", addr_del_argv(entry.address, entry.prefix, entry.device),
+                                     spec.address, entry=entry))
+        if present and keep is None:
+            added = AddressEntry(spec.device, spec.family, spec.address, spec.prefix, spec.wanted_label)
+            ops.append(Operation("addr_add", addr_add_argv(spec.address, spec.prefix, spec.device, spec.label),
+                                 spec.address, entry=added))
+    return ops
+
+
+def plan_route_ops(specs: list[AddressSpec], routes: list[RouteEntry], present: bool) -> list[Operation]:
+    """Add the missing ``VIP dev <device>`` host routes, or delete exactly those routes."""
+    ops: list[Operation] = []
+    for spec in specs:
+        existing = host_routes([r for r in routes if r.family == spec.family], spec.address, spec.device)
+        if present and not existing:
+            route = RouteEntry(spec.family, spec.address, spec.device)
+            ops.append(Operation("route_add", route_add_argv(spec.address, spec.device), spec.address, route=route))
+        if not present:
+            ops.extend(Operation("route_del", route_del_argv(route), spec.address, route=route) for route in existing)
+    return ops
+
+
+def simulate_addresses(current: list[AddressEntry], ops: list[Operation]) -> list[AddressEntry]:
+    """The address list after ``ops`` (check mode prediction)."""
+    result = list(current)
+    for op in ops:
+        if op.kind == "addr_del":
+            result = [e for e in result if (e.device, e.address, e.prefix) != (op.entry.device, op.entry.address,
+                                                                                op.entry.prefix)]
+        elif op.kind == "addr_add" and op.entry is not None:
+            result.append(op.entry)
+    return result
+
+
+def simulate_routes(routes: list[RouteEntry], ops: list[Operation]) -> list[RouteEntry]:
+    result = list(routes)
+    for op in ops:
+        if op.kind == "route_del":
+            result = [r for r in result if r != op.route]
+        elif op.kind == "route_add" and op.route is not None:
+            result.append(op.route)
+    return result
+
+
+def secondaries_lost(ops: list[Operation], current: list[AddressEntry]) -> dict[str, list[str]]:
+    """IPv4 secondaries the kernel would delete together with a primary this plan deletes.
+
+    Without ``promote_secondaries`` the kernel removes every secondary of the
+    same subnet when their primary goes.  Keyed by the deleted primary.
+    """
+    lost: dict[str, list[str]] = {}
+    deleted = {(op.entry.device, op.entry.cidr) for op in ops if op.kind == "addr_del" and op.entry is not None}
+    for op in ops:
+        entry = op.entry
+        if op.kind != "addr_del" or entry is None or entry.family != 4 or entry.secondary:
+            continue
+        subnet = ipaddress.ip_network(entry.cidr, strict=False)
+        victims = [
+            other.cidr
+            for other in current
+            if other.device == entry.device and other.family == 4 and other.secondary
+            and other.prefix == entry.prefix and ipaddress.ip_address(other.address) in subnet
+            and (other.device, other.cidr) not in deleted
+        ]
+        if victims:
+            lost[f"{entry.cidr} dev {entry.device}"] = victims
+    return lost

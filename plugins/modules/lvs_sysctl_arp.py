@@ -156,7 +156,6 @@ import tempfile
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
 
 # Indirection so tests can point the module at a fake /proc/sys tree.
