@@ -219,12 +219,12 @@ def build_specs(params: dict[str, Any]) -> tuple[list[iproute.AddressSpec], list
 
 
 def _report_addresses(entries: list[iproute.AddressEntry], specs: list[iproute.AddressSpec]) -> list[dict[str, Any]]:
-    wanted = {(spec.device, spec.address) for spec in specs}
+    """The entries of the managed addresses, in the order of the addresses option (not the kernel's)."""
     return [
         {"address": e.address, "prefix": e.prefix, "device": e.device, "label": e.label,
          "family": FAMILY_NAME[e.family]}
-        for e in entries
-        if (e.device, e.address) in wanted
+        for spec in specs
+        for e in sorted(iproute.entries_for(entries, spec.address, spec.device), key=lambda e: e.prefix)
     ]
 
 
