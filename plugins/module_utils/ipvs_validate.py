@@ -1,0 +1,316 @@
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of ipvs_service / ipvs_info input: pure functions, no host access.
+
+Every error is a :class:`ValidationError` whose message names the parameter
+(``services[3].real_servers[1].weight``) and the offending value, so a module
+can fail with it before it runs ipvsadm at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
+    IPV4,
+    IPV6,
+    ip_family,
+    ipv4_netmask,
+    ipv6_prefix_length,
+    normalize_ip,
+)
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    DEFAULT_SCHEDULER,
+    FORWARDING_SWITCH,
+    FWMARK,
+    PROTOCOLS,
+    RealServer,
+    ServiceKey,
+    VirtualService,
+)
+
+# every scheduler shipped with Linux (net/netfilter/ipvs/ip_vs_*.c)
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
+# flags ipvsadm accepts with -b and prints back for that scheduler (print_sched_flags)
+SCHEDULER_FLAGS: dict[str, tuple[str, ...]] = {
+    "sh": ("sh-fallback", "sh-port"),
+    "mh": ("mh-fallback", "mh-port"),
+}
+GENERIC_SCHEDULER_FLAGS = ("flag-1", "flag-2", "flag-3")
+FORWARDING_METHODS = tuple(FORWARDING_SWITCH)
+FAMILIES = (IPV4, IPV6)
+STATES = ("present", "absent")
+MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # MAX_TIMEOUT in ipvsadm.c
+MAX_FWMARK = 2**32 - 1
+MAX_WEIGHT = 65535
+MAX_THRESHOLD = 65535
+
+_MISSING = object()
+
+
+class ValidationError(ValueError):
+    """Bad input; ``str()`` names the parameter and the bad value."""
+
+    def __init__(self, parameter: str, value: Any, reason: str) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.reason = reason
+        shown = "" if value is _MISSING else f" (got {value!r})"
+        super().__init__(f"{parameter}: {reason}{shown}")
+
+
+@dataclass
+class DesiredService:
+    state: str
+    service: VirtualService
+    parameter: str  # "services[3]" or "" for the top-level options
+
+
+def _name(prefix: str, option: str) -> str:
+    return f"{prefix}.{option}" if prefix else option
+
+
+def allowed_scheduler_flags(scheduler: str) -> tuple[str, ...]:
+    return SCHEDULER_FLAGS.get(scheduler, GENERIC_SCHEDULER_FLAGS)
+
+
+def _integer(value: Any, parameter: str, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(parameter, value, "must be an integer")
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            number = int(str(value).strip(), 10)
+        except ValueError:
+            raise ValidationError(parameter, value, "must be an integer") from None
+    if not minimum <= number <= maximum:
+        raise ValidationError(parameter, value, f"must be between {minimum} and {maximum}")
+    return number
+
+
+def _choice(value: Any, parameter: str, choices: Sequence[str], what: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(parameter, value, f"unknown {what}, expected one of {', '.join(choices)}")
+    return value
+
+
+def _address(value: Any, parameter: str) -> str:
+    try:
+        return normalize_ip(value)
+    except ValueError as exc:
+        raise ValidationError(parameter, value, str(exc)) from None
+
+
+def validate_service_key(params: Mapping[str, Any], prefix: str = "") -> ServiceKey:
+    """Check the identity options (protocol/address/port or fwmark/family).
+
+    ``port`` 0 is accepted only when ``allow_port_zero`` is set in params (a
+    persistent all-ports service, as ipvsadm allows).
+    """
+    fwmark = params.get("fwmark")
+    address = params.get("address")
+    if fwmark is not None:
+        for option in ("address", "port", "protocol"):
+            if params.get(option) is not None:
+                raise ValidationError(_name(prefix, option), params[option], "cannot be combined with fwmark")
+        mark = _integer(fwmark, _name(prefix, "fwmark"), 1, MAX_FWMARK)
+        family = params.get("family") or IPV4
+        _choice(family, _name(prefix, "family"), FAMILIES, "address family")
+        return ServiceKey(FWMARK, family, fwmark=mark)
+    if address is None:
+        raise ValidationError(_name(prefix, "address"), _MISSING, "is required unless fwmark is given")
+    if params.get("family") is not None:
+        raise ValidationError(
+            _name(prefix, "family"), params["family"], "is only used with fwmark (an address sets the family)"
+        )
+    protocol = params.get("protocol") or "tcp"
+    _choice(protocol, _name(prefix, "protocol"), PROTOCOLS, "protocol")
+    vip = _address(address, _name(prefix, "address"))
+    port = params.get("port")
+    if port is None:
+        raise ValidationError(_name(prefix, "port"), _MISSING, "is required with address")
+    minimum = 0 if params.get("allow_port_zero") else 1
+    if port == 0 and minimum == 1:
+        raise ValidationError(
+            _name(prefix, "port"), port, "must be between 1 and 65535 (0 only for a persistent service)"
+        )
+    port = _integer(port, _name(prefix, "port"), minimum, 65535)
+    return ServiceKey(protocol, ip_family(vip), vip, port)
+
+
+def _scheduler_flags(value: Any, scheduler: str, parameter: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(parameter, value, "must be a list of scheduler flags")
+    allowed = allowed_scheduler_flags(scheduler)
+    for index, flag in enumerate(value):
+        if flag not in allowed:
+            raise ValidationError(
+                f"{parameter}[{index}]",
+                flag,
+                f"unknown scheduler flag for scheduler {scheduler}, expected one of {', '.join(allowed)}",
+            )
+    return tuple(sorted(set(value)))
+
+
+def _netmask(value: Any, family: str, parameter: str) -> str:
+    try:
+        if family == IPV4:
+            return ipv4_netmask(value)
+        return str(ipv6_prefix_length(value))
+    except ValueError as exc:
+        raise ValidationError(parameter, value, str(exc)) from None
+
+
+def validate_real_server(params: Mapping[str, Any], key: ServiceKey, prefix: str) -> RealServer:
+    if not isinstance(params, Mapping):
+        raise ValidationError(prefix, params, "must be a dictionary with at least address")
+    if params.get("address") is None:
+        raise ValidationError(_name(prefix, "address"), _MISSING, "is required")
+    address = _address(params["address"], _name(prefix, "address"))
+    forwarding = params.get("forwarding") or "dr"
+    _choice(forwarding, _name(prefix, "forwarding"), FORWARDING_METHODS, "forwarding method")
+    family = ip_family(address)
+    if family != key.family and forwarding != "tunnel":
+        raise ValidationError(
+            _name(prefix, "address"),
+            params["address"],
+            f"is {family} but the virtual service is {key.family}; only tunnel forwarding may mix families",
+        )
+    port = params.get("port")
+    if port is not None:
+        port = _integer(port, _name(prefix, "port"), 0 if key.is_fwmark else 1, 65535)
+    if key.is_fwmark:
+        port = port or 0
+    elif forwarding in ("dr", "tunnel"):
+        # ipvsadm forces the service port for dr/tunnel; a different port could never converge
+        if port is not None and port != key.port:
+            raise ValidationError(
+                _name(prefix, "port"), port, f"must equal the service port {key.port} with {forwarding} forwarding"
+            )
+        port = key.port
+    elif port is None:
+        port = key.port
+    weight = _integer(params.get("weight", 1) if params.get("weight") is not None else 1,
+                      _name(prefix, "weight"), 0, MAX_WEIGHT)
+    upper = _integer(params.get("upper_threshold") or 0, _name(prefix, "upper_threshold"), 0, MAX_THRESHOLD)
+    lower = _integer(params.get("lower_threshold") or 0, _name(prefix, "lower_threshold"), 0, MAX_THRESHOLD)
+    if upper > 0 and lower > upper:
+        raise ValidationError(
+            _name(prefix, "lower_threshold"), lower, f"must not exceed upper_threshold ({upper})"
+        )
+    return RealServer(address, port, forwarding, weight, upper, lower)
+
+
+def validate_service(params: Mapping[str, Any], prefix: str = "") -> DesiredService:
+    """Validate one service's options (top level or one ``services`` entry)."""
+    if not isinstance(params, Mapping):
+        raise ValidationError(prefix or "services", params, "must be a dictionary")
+    state = params.get("state") or "present"
+    _choice(state, _name(prefix, "state"), STATES, "state")
+    timeout = params.get("persistence_timeout")
+    key_params = dict(params)
+    key_params["allow_port_zero"] = timeout is not None
+    key = validate_service_key(key_params, prefix)
+    if state == "absent":
+        return DesiredService(state, VirtualService(key=key), prefix)
+    scheduler = params.get("scheduler") or DEFAULT_SCHEDULER
+    _choice(scheduler, _name(prefix, "scheduler"), SCHEDULERS, "scheduler")
+    flags = _scheduler_flags(params.get("scheduler_flags"), scheduler, _name(prefix, "scheduler_flags"))
+    if timeout is not None:
+        timeout = _integer(timeout, _name(prefix, "persistence_timeout"), 1, MAX_PERSISTENCE_TIMEOUT)
+    netmask = ""
+    if params.get("persistence_netmask") is not None:
+        if timeout is None:
+            raise ValidationError(
+                _name(prefix, "persistence_netmask"), params["persistence_netmask"], "requires persistence_timeout"
+            )
+        netmask = _netmask(params["persistence_netmask"], key.family, _name(prefix, "persistence_netmask"))
+    servers_param = params.get("real_servers") or []
+    if not isinstance(servers_param, (list, tuple)):
+        raise ValidationError(_name(prefix, "real_servers"), servers_param, "must be a list")
+    servers: list[RealServer] = []
+    seen: dict[tuple[str, int], int] = {}
+    for index, item in enumerate(servers_param):
+        item_prefix = f"{_name(prefix, 'real_servers')}[{index}]"
+        rs = validate_real_server(item, key, item_prefix)
+        if rs.key in seen:
+            raise ValidationError(
+                item_prefix,
+                item.get("address") if isinstance(item, Mapping) else item,
+                f"duplicates real_servers[{seen[rs.key]}] ({rs.address} port {rs.port})",
+            )
+        seen[rs.key] = index
+        servers.append(rs)
+    service = VirtualService(
+        key=key,
+        scheduler=scheduler,
+        scheduler_flags=flags,
+        persistence_timeout=timeout,
+        persistence_netmask=netmask,
+        real_servers=servers,
+    )
+    return DesiredService(state, service, prefix)
+
+
+SINGLE_SERVICE_OPTIONS = (
+    "protocol",
+    "address",
+    "port",
+    "fwmark",
+    "family",
+    "scheduler",
+    "scheduler_flags",
+    "persistence_timeout",
+    "persistence_netmask",
+    "real_servers",
+    "state",
+)
+
+
+def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:
+    """Turn the module parameters into the list of desired services.
+
+    Either ``services`` (a list) or the single-service options at the top level.
+    Duplicate service keys in ``services`` are rejected.
+    """
+    services = params.get("services")
+    if services is None:
+        return [validate_service({k: params.get(k) for k in SINGLE_SERVICE_OPTIONS}, "")]
+    if not isinstance(services, (list, tuple)):
+        raise ValidationError("services", services, "must be a list of dictionaries")
+    for option in ("address", "port", "fwmark", "protocol", "family", "real_servers"):
+        if params.get(option) is not None:
+            raise ValidationError(option, params[option], "cannot be combined with services")
+    desired: list[DesiredService] = []
+    seen: dict[ServiceKey, int] = {}
+    default_state = params.get("state") or "present"
+    for index, raw in enumerate(services):
+        item = {**raw, "state": raw.get("state") or default_state} if isinstance(raw, Mapping) else raw
+        entry = validate_service(item, f"services[{index}]")
+        key = entry.service.key
+        if key in seen:
+            raise ValidationError(
+                f"services[{index}]", _describe_key(key), f"duplicates services[{seen[key]}]"
+            )
+        seen[key] = index
+        desired.append(entry)
+    return desired
+
+
+def _describe_key(key: ServiceKey) -> str:
+    return key.rule()
+
+
+def validate_save_path(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or value.endswith("/"):
+        raise ValidationError("save_path", value, "must be an absolute file path")
+    return value

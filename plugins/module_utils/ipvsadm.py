@@ -1,0 +1,178 @@
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one wrapper around the ``ipvsadm`` binary.
+
+* the binary is found with ``module.get_bin_path`` (sbin directories included);
+* commands are argv lists, run with ``LANG=C``/``LC_ALL=C``;
+* changes go in one batch through ``ipvsadm -R`` on stdin. In ipvsadm 1.31
+  ``restore_table()`` feeds every stdin line to ``process_options()``, so -A,
+  -E, -D, -a, -e and -d lines are all accepted and nothing is flushed (only the
+  ``ipvsadm-restore`` shell script runs ``ipvsadm -C`` first). Two quirks shape
+  the error handling: a kernel error on one line is printed to stderr and the
+  batch goes on, the exit status being that of the last line only; an option
+  parse error exits at once. So any stderr output counts as failure, input is
+  validated before the batch, and the caller re-reads the table afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    IpvsTable,
+    merge_listings,
+    parse_connections,
+    parse_listing,
+)
+
+SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin"]
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+
+# "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
+_NO_IPVS = re.compile(r"Can't initialize ipvs|Protocol not available|ip_vs.*not found|Module ip_vs not found", re.I)
+# harmless warning printed by check_ipvs_version() on very old kernels
+_VERSION_WARNING = re.compile(
+    r"^(Warning: IPVS version mismatch:|\s+Kernel compiled with IPVS version|\s+ipvsadm v\S+\s+requires)"
+)
+
+RESTORE_FILES = {"redhat": "/etc/sysconfig/ipvsadm", "debian": "/etc/ipvsadm.rules"}
+_REDHAT_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "scientific", "redhat", "cloudlinux"}
+_DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint", "devuan", "pop", "kali"}
+
+
+class IpvsadmError(Exception):
+    """ipvsadm is missing, IPVS is unavailable, or a command failed."""
+
+    def __init__(
+        self, msg: str, cmd: Optional[Sequence[str]] = None, rc: Optional[int] = None, stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.cmd = list(cmd) if cmd else []
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def fail_kwargs(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"msg": self.msg}
+        if self.cmd:
+            data.update(cmd=self.cmd, rc=self.rc, stdout=self.stdout, stderr=self.stderr)
+        return data
+
+
+class IpvsadmMissing(IpvsadmError):
+    pass
+
+
+class IpvsUnavailable(IpvsadmError):
+    pass
+
+
+def meaningful_stderr(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip() and not _VERSION_WARNING.match(line)]
+    return "\n".join(lines)
+
+
+def distro_family(os_release: str) -> Optional[str]:
+    """``redhat`` or ``debian`` from the text of /etc/os-release, else None."""
+    values: dict[str, str] = {}
+    for line in os_release.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = value.strip().strip("\"'")
+    ids = {values.get("ID", "").lower(), *values.get("ID_LIKE", "").lower().split()}
+    if ids & _REDHAT_IDS:
+        return "redhat"
+    if ids & _DEBIAN_IDS:
+        return "debian"
+    return None
+
+
+def default_save_path(os_release: str) -> Optional[str]:
+    family = distro_family(os_release)
+    return RESTORE_FILES.get(family) if family else None
+
+
+def read_os_release(path: str = "/etc/os-release") -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+class Ipvsadm:
+    """Runs ipvsadm through ``module.run_command``; every method is one ipvsadm call."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self._binary: Optional[str] = None
+        self.calls = 0
+
+    @property
+    def binary(self) -> str:
+        if self._binary is None:
+            path = self.module.get_bin_path("ipvsadm", required=False, opt_dirs=SBIN_DIRS)
+            if not path:
+                raise IpvsadmMissing(
+                    "ipvsadm was not found on the managed host (searched PATH and "
+                    + ", ".join(SBIN_DIRS)
+                    + "); install the ipvsadm package"
+                )
+            self._binary = path
+        return self._binary
+
+    def run(self, args: Sequence[str], data: Optional[str] = None) -> str:
+        cmd = [self.binary, *args]
+        self.calls += 1
+        rc, out, err = self.module.run_command(
+            cmd, data=data, binary_data=data is not None, environ_update=C_LOCALE, check_rc=False
+        )
+        problem = meaningful_stderr(err)
+        if _NO_IPVS.search(err or ""):
+            raise IpvsUnavailable(
+                "the kernel has no usable IPVS (is the ip_vs module available and loaded? in a container it "
+                "must be loaded on the host and the container must be privileged): " + problem.strip(),
+                cmd, rc, out, err,
+            )
+        if rc != 0 or problem:
+            raise IpvsadmError(
+                f"{' '.join(cmd)} failed (rc={rc}): {problem.strip() or out.strip()}", cmd, rc, out, err
+            )
+        return out
+
+    # ---- reads: a fixed number of calls whatever the table size
+
+    def list_raw(self, *extra: str) -> str:
+        return self.run(["-L", "-n", *extra])
+
+    def read_table(self) -> IpvsTable:
+        """Services with weights, forwarding and thresholds: two ipvsadm calls."""
+        listing = parse_listing(self.list_raw(), "list")
+        thresholds = parse_listing(self.list_raw("--thresholds"), "thresholds")
+        return merge_listings(listing, thresholds=thresholds)
+
+    def read_full(self, stats: bool = True, rate: bool = True) -> IpvsTable:
+        table = self.read_table()
+        return merge_listings(
+            table,
+            stats=parse_listing(self.list_raw("--stats", "--exact"), "stats") if stats else None,
+            rate=parse_listing(self.list_raw("--rate", "--exact"), "rate") if rate else None,
+        )
+
+    def connections(self) -> list[dict[str, object]]:
+        return parse_connections(self.list_raw("-c"))
+
+    def save(self) -> str:
+        return self.run(["-S", "-n"])
+
+    # ---- the one write path
+
+    def restore(self, lines: Sequence[str]) -> None:
+        """Apply all lines in one ``ipvsadm -R`` batch."""
+        if not lines:
+            return
+        self.run(["-R"], data="".join(line + "\n" for line in lines))
