@@ -1,0 +1,483 @@
+#!/usr/bin/python
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ipvs_service
+short_description: Declarative IPVS virtual services and real servers, reconciled in place
+version_added: "0.1.0"
+description:
+  - Manages Linux Virtual Server (IPVS) virtual services and their real servers with C(ipvsadm).
+  - Reads the live kernel table (two C(ipvsadm) calls whatever its size), computes the difference and applies
+    only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
+    changed real server with C(-e); the table is never flushed and a service whose key did not change is never
+    deleted and re-added, so established connections and counters survive.
+  - Only the services named in the task are looked at. Real servers not listed are removed from that service
+    only; other services (created by hand, by keepalived, by other tasks) are never touched.
+  - Give either the options of one service at the top level, or a list of services in O(services).
+  - Every input is validated before C(ipvsadm) runs; errors name the parameter (for example
+    C(services[3].real_servers[1].weight)) and the bad value.
+author:
+  - lvs.dr developers
+requirements:
+  - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)).
+notes:
+  - C(ipvsadm -S) does not save thresholds; they are read with C(ipvsadm -Ln --thresholds) and compared.
+  - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
+  - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
+    kept when the service is edited.
+  - A real server whose address is local to the director is shown by the kernel as C(Local) forwarding; it is
+    treated as equal to C(dr).
+attributes:
+  check_mode:
+    support: full
+    description: Check mode reports the same C(changed), C(commands), C(diff) and C(services) as a real run.
+  diff_mode:
+    support: full
+    description: Before and after of the managed services in C(ipvsadm -S) format, and of the restore file.
+  platform:
+    support: full
+    platforms: linux
+options:
+  services:
+    description:
+      - Several virtual services, each a dictionary with the same options as the single-service top-level
+        options (V(protocol), V(address), V(port), V(fwmark), V(family), V(scheduler), V(scheduler_flags),
+        V(persistence_timeout), V(persistence_netmask), V(real_servers), V(state)).
+      - Mutually exclusive with the single-service options. An entry without O(services[].state) takes the
+        top-level O(state).
+    type: list
+    elements: dict
+    suboptions:
+      protocol:
+        description: V(tcp) (default), V(udp) or V(sctp).
+        type: str
+      address:
+        description: Virtual IP address (IPv4 or IPv6). Required unless O(services[].fwmark) is given.
+        type: str
+      port:
+        description: Virtual port 1-65535 (0 only for a persistent all-ports service).
+        type: int
+      fwmark:
+        description: Firewall mark (1-4294967295) instead of address/port.
+        type: int
+      family:
+        description: V(ipv4) (default) or V(ipv6); only with O(services[].fwmark).
+        type: str
+      scheduler:
+        description:
+          - One of V(rr), V(wrr), V(lc), V(wlc) (default), V(lblc), V(lblcr), V(dh), V(sh), V(sed), V(nq),
+            V(fo), V(ovf), V(mh), V(twos).
+        type: str
+      scheduler_flags:
+        description:
+          - C(-b) flags. V(sh-fallback), V(sh-port) with C(sh); V(mh-fallback), V(mh-port) with C(mh);
+            V(flag-1), V(flag-2), V(flag-3) with other schedulers.
+        type: list
+        elements: str
+      persistence_timeout:
+        description: Persistence timeout in seconds (1-2678400); omit for a non-persistent service.
+        type: int
+      persistence_netmask:
+        description: Persistence granularity; dotted mask for IPv4, prefix length for IPv6.
+        type: str
+      real_servers:
+        description: Real servers, same suboptions as O(real_servers).
+        type: list
+        elements: dict
+        suboptions:
+          address:
+            description: Real server address.
+            type: str
+          port:
+            description: Real server port.
+            type: int
+          forwarding:
+            description: V(dr) (default), V(nat) or V(tunnel).
+            type: str
+          weight:
+            description: Weight 0-65535.
+            type: int
+            default: 1
+          upper_threshold:
+            description: Upper connection threshold 0-65535 (0 = none).
+            type: int
+            default: 0
+          lower_threshold:
+            description: Lower connection threshold 0-65535.
+            type: int
+            default: 0
+      state:
+        description: V(present) or V(absent).
+        type: str
+  protocol:
+    description: Protocol of an address service. Defaults to V(tcp).
+    type: str
+    choices: [tcp, udp, sctp]
+  address:
+    description: Virtual IP address (IPv4 or IPv6) of the service. Required with O(port) unless O(fwmark) is used.
+    type: str
+  port:
+    description:
+      - Virtual port, 1-65535. V(0) (all ports) only together with O(persistence_timeout), as ipvsadm requires.
+    type: int
+  fwmark:
+    description: Firewall-mark service (1-4294967295) instead of O(protocol)/O(address)/O(port).
+    type: int
+  family:
+    description: Address family of a firewall-mark service. Defaults to V(ipv4).
+    type: str
+    choices: [ipv4, ipv6]
+  scheduler:
+    description: Scheduling algorithm. Defaults to V(wlc), the kernel's default.
+    type: str
+    choices: [rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos]
+  scheduler_flags:
+    description:
+      - Scheduler flags (C(ipvsadm -b)). V(sh-fallback) and V(sh-port) with C(sh), V(mh-fallback) and
+        V(mh-port) with C(mh), V(flag-1), V(flag-2), V(flag-3) with the other schedulers.
+    type: list
+    elements: str
+  persistence_timeout:
+    description: Make the service persistent with this timeout in seconds (1-2678400).
+    type: int
+  persistence_netmask:
+    description:
+      - Persistence granularity. A dotted netmask such as V(255.255.255.0) for IPv4, a prefix length such as
+        V(64) for IPv6. Requires O(persistence_timeout). Default is one client address.
+    type: str
+  real_servers:
+    description:
+      - The complete list of real servers of the service. Real servers of this service that are not listed
+        are removed; an empty or missing list leaves the service without real servers.
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: Real server IP address. Same family as the service unless O(real_servers[].forwarding=tunnel).
+        type: str
+      port:
+        description:
+          - Real server port. With V(dr) and V(tunnel) it must equal the service port (ipvsadm forces it) and
+            may be omitted; with V(nat) it defaults to the service port.
+        type: int
+      forwarding:
+        description: V(dr) direct routing (C(-g), default), V(nat) masquerading (C(-m)), V(tunnel) IPIP (C(-i)).
+        type: str
+      weight:
+        description: Weight, 0-65535. V(0) stops new connections (drain).
+        type: int
+        default: 1
+      upper_threshold:
+        description: Upper connection threshold (C(-x)), 0-65535, 0 means none.
+        type: int
+        default: 0
+      lower_threshold:
+        description:
+          - Lower connection threshold (C(-y)), 0-65535, not above O(real_servers[].upper_threshold) when that
+            is set.
+        type: int
+        default: 0
+  state:
+    description: Whether the service should exist. With O(services) it is the default for entries without a state.
+    type: str
+    choices: [present, absent]
+    default: present
+  save:
+    description:
+      - After converging, write the whole table (C(ipvsadm -Sn) output) to the distribution's restore file
+        when its content differs, atomically. Reported in C(changed) and C(diff).
+    type: bool
+    default: false
+  save_path:
+    description:
+      - Restore file for O(save). Default by distribution read from C(/etc/os-release)
+        C(/etc/sysconfig/ipvsadm) on the RedHat family, C(/etc/ipvsadm.rules) on the Debian family.
+    type: path
+seealso:
+  - module: lvs.dr.ipvs_info
+"""
+
+EXAMPLES = r"""
+- name: The lab guide's service, VIP 192.168.206.150:80, round robin, two DR real servers
+  lvs.dr.ipvs_service:
+    address: 192.168.206.150
+    port: 80
+    scheduler: rr
+    real_servers:
+      - address: 192.168.206.128
+      - address: 192.168.206.129
+
+- name: Drain rs2 (weight 0) without touching the service or rs1
+  lvs.dr.ipvs_service:
+    address: 192.168.206.150
+    port: 80
+    scheduler: rr
+    real_servers:
+      - address: 192.168.206.128
+      - address: 192.168.206.129
+        weight: 0
+
+- name: Many services in one task, then save them for the next boot
+  lvs.dr.ipvs_service:
+    services:
+      - address: 2001:db8::150
+        port: 443
+        scheduler: sh
+        scheduler_flags: [sh-fallback, sh-port]
+        real_servers:
+          - address: 2001:db8::128
+            upper_threshold: 1000
+            lower_threshold: 800
+      - fwmark: 10
+        scheduler: wlc
+        persistence_timeout: 300
+        persistence_netmask: 255.255.255.0
+        real_servers:
+          - address: 192.168.206.128
+      - protocol: udp
+        address: 192.168.206.150
+        port: 53
+        state: absent
+    save: true
+
+- name: Remove one service; nothing else in the table changes
+  lvs.dr.ipvs_service:
+    address: 192.168.206.150
+    port: 80
+    state: absent
+"""
+
+RETURN = r"""
+commands:
+  description: The C(ipvsadm -R) lines applied (or, in check mode, that would be applied), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["-E -t 192.168.206.150:80 -s wrr", "-e -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 3"]
+services:
+  description: The managed services that are present after the run (request order), normalised.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - protocol: tcp
+      address: 192.168.206.150
+      port: 80
+      family: ipv4
+      scheduler: rr
+      scheduler_flags: []
+      persistence_timeout: null
+      persistence_netmask: null
+      real_servers:
+        - {address: 192.168.206.128, port: 80, forwarding: dr, weight: 1, upper_threshold: 0, lower_threshold: 0}
+save_path:
+  description: The restore file that was compared (and written when it differed).
+  returned: when O(save=true)
+  type: str
+  sample: /etc/sysconfig/ipvsadm
+saved:
+  description: Whether the restore file was (or in check mode would be) rewritten.
+  returned: when O(save=true)
+  type: bool
+diff:
+  description:
+    - Managed services before and after, in C(ipvsadm -S) format. With O(save=true) a list whose second
+      element is the restore file before and after.
+  returned: when diff mode is on
+  type: raw
+  sample:
+    before: "-A -t 192.168.206.150:80 -s rr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+    after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+"""
+
+import os
+import tempfile
+from typing import Any, Optional
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
+    Plan,
+    diff_texts,
+    plan,
+    predict_save,
+    summarize,
+)
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
+    ValidationError,
+    validate_request,
+    validate_save_path,
+)
+from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
+    Ipvsadm,
+    IpvsadmError,
+    default_save_path,
+    read_os_release,
+)
+
+REAL_SERVER_OPTIONS: dict[str, Any] = {
+    "address": {"type": "str"},
+    "port": {"type": "int"},
+    "forwarding": {"type": "str"},
+    "weight": {"type": "int", "default": 1},
+    "upper_threshold": {"type": "int", "default": 0},
+    "lower_threshold": {"type": "int", "default": 0},
+}
+
+SERVICE_OPTIONS: dict[str, Any] = {
+    "protocol": {"type": "str"},
+    "address": {"type": "str"},
+    "port": {"type": "int"},
+    "fwmark": {"type": "int"},
+    "family": {"type": "str"},
+    "scheduler": {"type": "str"},
+    "scheduler_flags": {"type": "list", "elements": "str"},
+    "persistence_timeout": {"type": "int"},
+    "persistence_netmask": {"type": "str"},
+    "real_servers": {"type": "list", "elements": "dict", "options": REAL_SERVER_OPTIONS},
+    "state": {"type": "str"},
+}
+
+SINGLE = ("protocol", "address", "port", "fwmark", "family", "scheduler", "scheduler_flags",
+          "persistence_timeout", "persistence_netmask", "real_servers")
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "services": {"type": "list", "elements": "dict", "options": SERVICE_OPTIONS},
+    "protocol": {"type": "str", "choices": ["tcp", "udp", "sctp"]},
+    "address": {"type": "str"},
+    "port": {"type": "int"},
+    "fwmark": {"type": "int"},
+    "family": {"type": "str", "choices": ["ipv4", "ipv6"]},
+    "scheduler": {
+        "type": "str",
+        "choices": ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"],
+    },
+    "scheduler_flags": {"type": "list", "elements": "str"},
+    "persistence_timeout": {"type": "int"},
+    "persistence_netmask": {"type": "str"},
+    "real_servers": {"type": "list", "elements": "dict", "options": REAL_SERVER_OPTIONS},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "save": {"type": "bool", "default": False},
+    "save_path": {"type": "path"},
+}
+
+
+def build_module() -> AnsibleModule:
+    return AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("services", option) for option in SINGLE]
+        + [("fwmark", "address"), ("fwmark", "port"), ("fwmark", "protocol")],
+        required_one_of=[("services", "address", "fwmark")],
+        required_together=[("address", "port")],
+        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
+        supports_check_mode=True,
+    )
+
+
+def _read_file(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        module.fail_json(msg=f"save_path: directory {directory} does not exist", save_path=path)
+    fd, tmp = tempfile.mkstemp(prefix=".ipvsadm-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o600)  # the ipvsadm services create their restore files 0600
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class ServiceReconciler:
+    """Read, plan, apply (unless check mode), verify, save."""
+
+    def __init__(self, module: AnsibleModule, desired: list[Any], save_path: Optional[str]) -> None:
+        self.module = module
+        self.desired = desired
+        self.save_path = save_path
+        self.ipvsadm = Ipvsadm(module)
+
+    def run(self) -> dict[str, Any]:
+        live = self.ipvsadm.read_table()
+        result = plan(self.desired, live)
+        if result.changed and not self.module.check_mode:
+            self.ipvsadm.restore(result.commands)
+            self._verify(result)
+        output: dict[str, Any] = {
+            "changed": result.changed,
+            "commands": result.commands,
+            "services": summarize(result.after),
+        }
+        diffs = []
+        before, after = diff_texts(result)
+        diffs.append({"before_header": "ipvs table (managed services)", "after_header": "ipvs table (managed services)",
+                      "before": before, "after": after})
+        if self.save_path:
+            saved, file_diff = self._save(result)
+            output["save_path"] = self.save_path
+            output["saved"] = saved
+            output["changed"] = output["changed"] or saved
+            diffs.append(file_diff)
+        if self.module._diff:
+            output["diff"] = diffs if self.save_path else diffs[0]
+        return output
+
+    def _verify(self, result: Plan) -> None:
+        again = plan(self.desired, self.ipvsadm.read_table())
+        if again.commands:
+            self.module.fail_json(
+                msg="ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
+                commands=result.commands,
+            )
+
+    def _save(self, result: Plan) -> tuple[bool, dict[str, Any]]:
+        path = self.save_path or ""
+        if self.module.check_mode and result.changed:
+            content = predict_save(self.ipvsadm.save(), result)
+        else:
+            content = self.ipvsadm.save()
+        current = _read_file(path)
+        changed = current != content
+        if changed and not self.module.check_mode:
+            _write_atomic(self.module, path, content)
+        return changed, {"before_header": path, "after_header": path, "before": current or "", "after": content}
+
+
+def main() -> None:
+    module = build_module()
+    params = module.params
+    # validation first: bad input fails before ipvsadm is even looked for
+    try:
+        desired = validate_request(params)
+        save_path = validate_save_path(params["save_path"]) if params["save"] else None
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc), parameter=exc.parameter)
+    if params["save"] and save_path is None:
+        save_path = default_save_path(read_os_release())
+        if save_path is None:
+            module.fail_json(msg="save_path: cannot tell the restore file of this distribution from "
+                                 "/etc/os-release; set save_path")
+    try:
+        output = ServiceReconciler(module, desired, save_path).run()
+    except IpvsadmError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    except IpvsParseError as exc:
+        module.fail_json(msg=f"could not parse ipvsadm output: {exc}")
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()
