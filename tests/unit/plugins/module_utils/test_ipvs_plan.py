@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cmp_to_key
 from pathlib import Path
 
 import pytest
@@ -159,9 +160,8 @@ def test_render_matches_ipvsadm_save_fixture():
 
 def test_sort_order_matches_libipvs():
     keys = [s.key for s in live_fixture().services]
-    import functools
     shuffled = list(reversed(keys))
-    assert sorted(shuffled, key=functools.cmp_to_key(ipvsadm_compare_services)) == keys
+    assert sorted(shuffled, key=cmp_to_key(ipvsadm_compare_services)) == keys
 
 
 def test_parse_save_key():

@@ -1,0 +1,85 @@
+"""The ipvsadm wrapper: binary lookup, locale, error classification, -R batch, restore-file defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
+    Ipvsadm,
+    IpvsadmError,
+    IpvsadmMissing,
+    IpvsUnavailable,
+    default_save_path,
+    distro_family,
+)
+
+
+class FakeModule:
+    def __init__(self, result: tuple[int, str, str] = (0, "", ""), binary: str | None = "/sbin/ipvsadm") -> None:
+        self.result = result
+        self.binary = binary
+        self.calls: list[dict[str, Any]] = []
+
+    def get_bin_path(self, name: str, required: bool = False, opt_dirs: Any = None) -> str | None:
+        assert name == "ipvsadm" and not required and "/usr/sbin" in opt_dirs
+        return self.binary
+
+    def run_command(self, cmd: list[str], **kwargs: Any) -> tuple[int, str, str]:
+        self.calls.append(dict(kwargs, cmd=cmd))
+        return self.result
+
+
+def test_restore_is_one_call_on_stdin():
+    module = FakeModule()
+    Ipvsadm(module).restore(["-E -t 10.0.0.1:80 -s rr", "-e -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 2"])
+    (call,) = module.calls
+    assert call["cmd"] == ["/sbin/ipvsadm", "-R"]
+    assert call["data"] == "-E -t 10.0.0.1:80 -s rr\n-e -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 2\n"
+    assert call["binary_data"] is True and call["environ_update"]["LANG"] == "C" and call["check_rc"] is False
+
+
+def test_empty_restore_runs_nothing():
+    module = FakeModule()
+    Ipvsadm(module).restore([])
+    assert module.calls == []
+
+
+def test_missing_binary():
+    with pytest.raises(IpvsadmMissing, match="ipvsadm was not found"):
+        Ipvsadm(FakeModule(binary=None)).save()
+
+
+def test_no_ipvs_in_kernel():
+    err = "Can't initialize ipvs: Protocol not available\nAre you sure that IP Virtual Server is built in the kernel?\n"
+    with pytest.raises(IpvsUnavailable, match="no usable IPVS") as exc:
+        Ipvsadm(FakeModule((2, "", err))).read_table()
+    assert exc.value.fail_kwargs()["rc"] == 2
+
+
+def test_stderr_with_rc_zero_is_an_error():
+    # ipvsadm -R returns the status of the last line only; an earlier kernel error shows on stderr
+    with pytest.raises(IpvsadmError, match="Service already exists"):
+        Ipvsadm(FakeModule((0, "", "Service already exists\n"))).restore(["-A -t 10.0.0.1:80 -s rr"])
+
+
+def test_version_warning_is_not_an_error():
+    warning = ("Warning: IPVS version mismatch: \n  Kernel compiled with IPVS version 1.0.8\n"
+               "  ipvsadm v1.31  requires minimum IPVS version 1.2.0\n\n")
+    assert Ipvsadm(FakeModule((0, "-A -t 10.0.0.1:80 -s rr\n", warning))).save().startswith("-A")
+
+
+@pytest.mark.parametrize(
+    ("os_release", "family", "path"),
+    [
+        ('ID="centos"\nID_LIKE="rhel fedora"\n', "redhat", "/etc/sysconfig/ipvsadm"),
+        ("ID=rocky\nID_LIKE=\"rhel centos fedora\"\n", "redhat", "/etc/sysconfig/ipvsadm"),
+        ("ID=debian\n", "debian", "/etc/ipvsadm.rules"),
+        ("ID=ubuntu\nID_LIKE=debian\n", "debian", "/etc/ipvsadm.rules"),
+        ("ID=alpine\n", None, None),
+        ("", None, None),
+    ],
+)
+def test_restore_file_by_distro(os_release, family, path):
+    assert distro_family(os_release) == family
+    assert default_save_path(os_release) == path

@@ -1,0 +1,333 @@
+"""ipvs_service main() against a small fake kernel table driven through a fake ipvsadm binary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
+
+BIN = "/usr/sbin/ipvsadm"
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+def _exit_json(_module: Any, **kwargs: Any) -> None:
+    raise ExitJson(kwargs)
+
+
+def _fail_json(_module: Any, **kwargs: Any) -> None:
+    kwargs["failed"] = True
+    raise FailJson(kwargs)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]:")
+        return host, int(port)
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+class FakeKernel:
+    """Services keyed by their ipvsadm selector; renders ipvsadm 1.31 listings; applies -R lines."""
+
+    SWITCH: ClassVar[dict[str, str]] = {"-t": "TCP", "-u": "UDP", "--sctp-service": "SCTP"}
+    FWD: ClassVar[dict[str, str]] = {"-g": "Route", "-m": "Masq", "-i": "Tunnel"}
+
+    def __init__(self, ipvs: bool = True) -> None:
+        self.ipvs = ipvs
+        self.services: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.calls: list[list[str]] = []
+        self.restores: list[str] = []
+
+    # ---- fake binary
+    def __call__(self, _module: Any, cmd: list[str], data: str | None = None, environ_update: Any = None,
+                 **_kw: Any) -> tuple[int, str, str]:
+        assert cmd[0] == BIN and environ_update["LANG"] == "C"
+        argv = cmd[1:]
+        self.calls.append(argv)
+        if not self.ipvs:
+            return 2, "", ("Can't initialize ipvs: Protocol not available\n"
+                           "Are you sure that IP Virtual Server is built in the kernel or as module?\n")
+        if argv == ["-R"]:
+            self.restores.append(data or "")
+            for line in (data or "").splitlines():
+                err = self.apply(line.split())
+                if err:
+                    return 0, "", err + "\n"  # like ipvsadm: error printed, batch goes on
+            return 0, "", ""
+        if argv == ["-S", "-n"]:
+            return 0, self.save(), ""
+        assert argv[:2] == ["-L", "-n"]
+        return 0, self.listing("--thresholds" in argv), ""
+
+    def selector(self, words: list[str]) -> tuple[tuple[str, ...], list[str]]:
+        if words[0] == "-f":
+            if len(words) > 2 and words[2] == "-6":
+                return ("-f", words[1], "-6"), words[3:]
+            return ("-f", words[1]), words[2:]
+        return (words[0], words[1]), words[2:]
+
+    def apply(self, words: list[str]) -> str:
+        cmd, rest = words[0], words[1:]
+        key, opts = self.selector(rest)
+        values: dict[str, str] = {}
+        i = 0
+        while i < len(opts):
+            if opts[i] in ("-g", "-m", "-i", "-o"):
+                values[opts[i]] = ""
+                i += 1
+            else:
+                values[opts[i]] = opts[i + 1]
+                i += 2
+        svc = self.services.get(key)
+        if cmd in ("-A", "-E"):
+            if (cmd == "-A") == (svc is not None):
+                return "Service already exists" if svc else "No such service"
+            new = {"s": values.get("-s", "wlc"), "p": values.get("-p"), "M": values.get("-M"),
+                   "b": values.get("-b"), "pe": values.get("--pe"), "o": "-o" in values,
+                   "dests": svc["dests"] if svc else {}, "stats": svc["stats"] if svc else [0] * 5}
+            self.services[key] = new
+            return ""
+        if svc is None:
+            return "No such service"
+        if cmd == "-D":
+            del self.services[key]
+            return ""
+        dest = values["-r"]
+        if cmd == "-d":
+            return "" if svc["dests"].pop(dest, None) else "No such destination"
+        fwd = next((self.FWD[s] for s in ("-g", "-m", "-i") if s in values), "Route")
+        entry = {"fwd": fwd, "w": int(values.get("-w", 1)), "x": int(values.get("-x", 0)),
+                 "y": int(values.get("-y", 0))}
+        if (cmd == "-a") == (dest in svc["dests"]):
+            return "Destination already exists" if cmd == "-a" else "No such destination"
+        svc["dests"][dest] = entry
+        return ""
+
+    def _label(self, key: tuple[str, ...]) -> str:
+        if key[0] == "-f":
+            return f"FWM  {key[1]}" + (" IPv6" if len(key) > 2 else "")
+        return "%-4s %s" % (self.SWITCH[key[0]], key[1])  # noqa: UP031 -- ipvsadm's printf format
+
+    def listing(self, thresholds: bool) -> str:
+        out = "IP Virtual Server version 1.2.1 (size=4096)\n"
+        if thresholds:
+            out += "%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port\n" % (  # noqa: UP031
+                "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn")
+        else:
+            out += ("Prot LocalAddress:Port Scheduler Flags\n"
+                    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
+        for key in sorted(self.services):
+            svc = self.services[key]
+            line = f"{self._label(key)} {svc['s']}"
+            if svc["b"]:
+                line += f" ({svc['b']})"
+            if svc["p"]:
+                line += f" persistent {svc['p']}"
+                if svc["M"]:
+                    line += f" mask {svc['M']}"
+            if svc["o"]:
+                line += " ops"
+            out += line + "\n"
+            for dest in sorted(svc["dests"]):
+                d = svc["dests"][dest]
+                if thresholds:
+                    out += "  -> %-28s %-10u %-10u %-10u %-10u\n" % (dest, d["x"], d["y"], 0, 0)  # noqa: UP031
+                else:
+                    out += "  -> %-28s %-7s %-6d %-10u %-10u\n" % (dest, d["fwd"], d["w"], 0, 0)  # noqa: UP031
+        return out
+
+    def save(self) -> str:
+        out = ""
+        for key in sorted(self.services):
+            svc = self.services[key]
+            sel = " ".join(key)
+            out += f"-A {sel} -s {svc['s']}" + (f" -p {svc['p']}" if svc["p"] else "") + "\n"
+            for dest in sorted(svc["dests"]):
+                d = svc["dests"][dest]
+                sw = {"Route": "-g", "Masq": "-m", "Tunnel": "-i"}[d["fwd"]]
+                out += f"-a {sel} -r {dest} {sw} -w {d['w']}\n"
+        return out
+
+
+@pytest.fixture
+def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
+    fake = FakeKernel()
+
+    def run_command(self: Any, cmd: list[str], **kw: Any) -> tuple[int, str, str]:
+        return fake(self, cmd, **kw)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: BIN)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    return fake
+
+
+def run(module: Any, args: dict[str, Any], check: bool = False, diff: bool = False) -> dict[str, Any]:
+    payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+    basic._ANSIBLE_PROFILE = "legacy"
+    with pytest.raises((ExitJson, FailJson)) as outcome:
+        module.main()
+    return outcome.value.args[0]
+
+
+WEB = {"address": "192.168.206.150", "port": 80, "scheduler": "rr",
+       "real_servers": [{"address": "192.168.206.128"}, {"address": "192.168.206.129"}]}
+
+
+def test_create_then_idempotent(kernel: FakeKernel) -> None:
+    first = run(ipvs_service, WEB)
+    assert first["changed"] is True
+    assert first["commands"] == ["-A -t 192.168.206.150:80 -s rr",
+                                 "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1",
+                                 "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1"]
+    assert [c for c in kernel.calls if c == ["-R"]] == [["-R"]]  # one batch
+    second = run(ipvs_service, WEB)
+    assert second["changed"] is False and second["commands"] == []
+    assert second["services"] == first["services"]
+    assert second["services"][0]["real_servers"][1]["address"] == "192.168.206.129"
+
+
+def test_check_mode_predicts_exactly_and_changes_nothing(kernel: FakeKernel) -> None:
+    run(ipvs_service, WEB)
+    change = dict(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 3}])
+    predicted = run(ipvs_service, change, check=True, diff=True)
+    assert kernel.services[("-t", "192.168.206.150:80")]["s"] == "rr"
+    assert len(kernel.restores) == 1
+    real = run(ipvs_service, change, diff=True)
+    for field in ("changed", "commands", "diff", "services"):
+        assert predicted[field] == real[field], field
+    assert real["commands"] == ["-E -t 192.168.206.150:80 -s wrr",
+                                "-d -t 192.168.206.150:80 -r 192.168.206.129:80",
+                                "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
+
+
+def test_in_place_edit_keeps_service_object(kernel: FakeKernel) -> None:
+    run(ipvs_service, WEB)
+    svc = kernel.services[("-t", "192.168.206.150:80")]
+    svc["stats"] = [5, 50, 0, 3000, 0]
+    run(ipvs_service, dict(WEB, scheduler="wlc"))
+    assert kernel.services[("-t", "192.168.206.150:80")]["stats"] == [5, 50, 0, 3000, 0]
+    assert not any(line.startswith("-D") for batch in kernel.restores for line in batch.splitlines())
+
+
+def test_diff_content(kernel: FakeKernel) -> None:
+    result = run(ipvs_service, WEB, diff=True)
+    assert result["diff"]["before"] == ""
+    assert result["diff"]["after"] == ("-A -t 192.168.206.150:80 -s rr\n"
+                                       "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+                                       "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
+    gone = run(ipvs_service, dict(WEB, state="absent"), diff=True)
+    assert gone["diff"]["after"] == "" and gone["diff"]["before"] == result["diff"]["after"]
+    assert gone["commands"] == ["-D -t 192.168.206.150:80"]
+
+
+def test_absent_removes_only_target(kernel: FakeKernel) -> None:
+    kernel.apply(["-A", "-t", "10.9.9.9:25", "-s", "rr"])
+    run(ipvs_service, WEB)
+    run(ipvs_service, dict(WEB, state="absent"))
+    assert list(kernel.services) == [("-t", "10.9.9.9:25")]
+
+
+def test_bulk_services_fixed_number_of_calls(kernel: FakeKernel) -> None:
+    services = [{"address": f"10.1.{i // 200}.{i % 200 + 1}", "port": 80, "scheduler": "rr",
+                 "real_servers": [{"address": "10.2.0.1"}, {"address": "10.2.0.2"}]} for i in range(300)]
+    result = run(ipvs_service, {"services": services})
+    assert result["changed"] and len(result["commands"]) == 900
+    assert len(kernel.calls) == 5  # 2 reads, 1 restore, 2 verification reads
+    kernel.calls.clear()
+    again = run(ipvs_service, {"services": services})
+    assert again["changed"] is False and len(kernel.calls) == 2
+
+
+def test_thresholds_compared(kernel: FakeKernel) -> None:
+    spec = dict(WEB, real_servers=[{"address": "192.168.206.128", "upper_threshold": 100, "lower_threshold": 10}])
+    run(ipvs_service, spec)
+    assert run(ipvs_service, spec)["changed"] is False
+    changed = run(ipvs_service, dict(spec, real_servers=[{"address": "192.168.206.128", "upper_threshold": 200}]))
+    assert changed["commands"] == ["-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1 -x 200"]
+
+
+def test_validation_error_wins_over_missing_ipvsadm(monkeypatch: pytest.MonkeyPatch, kernel: FakeKernel) -> None:
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)
+    bad = run(ipvs_service, dict(WEB, real_servers=[{"address": "192.168.206.128", "weight": 70000}]))
+    assert bad["failed"] and bad["msg"].startswith("real_servers[0].weight:") and "70000" in bad["msg"]
+    missing = run(ipvs_service, WEB)
+    assert missing["failed"] and "ipvsadm was not found" in missing["msg"]
+    assert kernel.calls == []
+
+
+def test_validation_error_wins_over_missing_ipvs(kernel: FakeKernel) -> None:
+    kernel.ipvs = False
+    bad = run(ipvs_service, {"services": [WEB, dict(WEB, scheduler="fastest", port=81)]})
+    assert bad["msg"].startswith("services[1].scheduler:") and "'fastest'" in bad["msg"]
+    assert kernel.calls == []
+    unavailable = run(ipvs_service, WEB)
+    assert unavailable["failed"] and "no usable IPVS" in unavailable["msg"]
+
+
+def test_argument_spec_errors(kernel: FakeKernel) -> None:
+    both = run(ipvs_service, {"fwmark": 5, "address": "10.0.0.1", "port": 80})
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    none = run(ipvs_service, {"scheduler": "rr"})
+    assert none["failed"] and "one of the following is required" in none["msg"]
+    assert kernel.calls == []
+
+
+def test_kernel_error_in_batch_fails(kernel: FakeKernel) -> None:
+    run(ipvs_service, WEB)
+    del kernel.services[("-t", "192.168.206.150:80")]["dests"]["192.168.206.129:80"]
+    orig = kernel.apply
+
+    def flaky(words: list[str]) -> str:
+        return "Memory allocation problem" if words[0] == "-a" else orig(words)
+
+    kernel.apply = flaky  # type: ignore[method-assign]
+    result = run(ipvs_service, WEB)
+    assert result["failed"] and "Memory allocation problem" in result["msg"]
+
+
+def test_save_writes_only_when_different(kernel: FakeKernel, tmp_path: Any) -> None:
+    path = tmp_path / "ipvsadm.rules"
+    first = run(ipvs_service, dict(WEB, save=True, save_path=str(path)), diff=True)
+    assert first["saved"] is True and path.read_text() == kernel.save()
+    assert first["diff"][1]["after"] == kernel.save()
+    second = run(ipvs_service, dict(WEB, save=True, save_path=str(path)))
+    assert second["changed"] is False and second["saved"] is False
+    path.write_text("# stale\n")
+    third = run(ipvs_service, dict(WEB, save=True, save_path=str(path)), check=True)
+    assert third["changed"] is True and third["saved"] is True and path.read_text() == "# stale\n"
+
+
+def test_save_check_mode_prediction_matches_real_run(kernel: FakeKernel, tmp_path: Any) -> None:
+    path = tmp_path / "rules"
+    # the fake lists in string order; pick a foreign service whose libipvs order is the same
+    kernel.apply(["-A", "-t", "192.168.206.10:25", "-s", "rr"])
+    args = dict(WEB, save=True, save_path=str(path))
+    predicted = run(ipvs_service, args, check=True, diff=True)
+    real = run(ipvs_service, args, diff=True)
+    assert predicted["diff"] == real["diff"] and predicted["changed"] == real["changed"]
+
+
+def test_ipvs_info(kernel: FakeKernel) -> None:
+    run(ipvs_service, WEB)
+    info = run(ipvs_info, {"stats": False, "rate": False})
+    assert info["changed"] is False and info["version"] == "1.2.1"
+    assert info["services"][0]["real_servers"][0]["forwarding"] == "dr"
+    one = run(ipvs_info, {"service": {"address": "192.168.206.151", "port": 80}, "stats": False, "rate": False})
+    assert one["services"] == []
+    bad = run(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
+    assert bad["failed"] and bad["msg"].startswith("service.address:")
