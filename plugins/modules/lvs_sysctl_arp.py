@@ -120,7 +120,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-values:
+raw_values:
   description: Raw values the module manages, per scope, after the run (predicted in check mode).
   returned: always
   type: dict
@@ -294,7 +294,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = {
         "changed": bool(changes) or file_changed,
-        "values": {scope: after[scope] for scope in scopes},
+        "raw_values": {scope: after[scope] for scope in scopes},
         "effective": effective,
         "live_changes": [
             {"key": sa.sysctl_key(scope, key), "before": old, "after": new} for scope, key, old, new in changes
@@ -316,7 +316,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
             "before_header": "live values",
             "after_header": "live values",
             "before": _live_text(managed_before),
-            "after": _live_text(result["values"]),
+            "after": _live_text(result["raw_values"]),
         })
         result["diff"] = diffs
     return result

@@ -67,10 +67,10 @@ def test_guide_settings_first_run_changes_second_does_not(monkeypatch, conf_root
 
     result = run(monkeypatch, args, diff=True)
     assert result["changed"] and result["file_changed"]
-    for key in ("values", "effective", "live_changes", "diff", "file_changed"):
+    for key in ("raw_values", "effective", "live_changes", "diff", "file_changed"):
         assert predicted[key] == result[key], key
     assert result["effective"] == {"eth0": {"arp_ignore": 1, "arp_announce": 2}}
-    assert result["values"]["default"] == {"arp_ignore": 1, "arp_announce": 2}
+    assert result["raw_values"]["default"] == {"arp_ignore": 1, "arp_announce": 2}
     state = live(conf_root)
     assert (state["all/arp_ignore"], state["eth0/arp_announce"], state["lo/arp_ignore"]) == ("1", "2", "0")
     assert state["all/rp_filter"] == "2"  # unmanaged
@@ -112,7 +112,7 @@ def test_rp_filter_and_no_default_and_no_persist(monkeypatch, conf_root, tmp_pat
     result = run(monkeypatch, {"path": str(path), "interfaces": ["eth0.100"], "rp_filter": 0,
                                "include_default": False, "persist": False})
     assert not path.exists() and not result["file_changed"]
-    assert set(result["values"]) == {"all", "eth0.100"}
+    assert set(result["raw_values"]) == {"all", "eth0.100"}
     assert result["effective"]["eth0.100"]["rp_filter"] == 0
     state = live(conf_root)
     assert (state["default/arp_ignore"], state["eth0.100/rp_filter"], state["lo/rp_filter"]) == ("0", "0", "0")
