@@ -1,0 +1,83 @@
+"""ipvs_info main() on the recorded-format fixtures: five reads at most, filters, read-only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.lvs.dr.plugins.modules import ipvs_info
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "ipvsadm"
+OUTPUT = {
+    ("-L", "-n"): "Ln.txt",
+    ("-L", "-n", "--thresholds"): "Ln_thresholds.txt",
+    ("-L", "-n", "--stats", "--exact"): "Ln_stats_exact.txt",
+    ("-L", "-n", "--rate", "--exact"): "Ln_rate_exact.txt",
+    ("-L", "-n", "-c"): "Lnc.txt",
+}
+
+
+class Done(Exception):
+    pass
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    seen: list[tuple[str, ...]] = []
+
+    def run_command(_self: Any, cmd: list[str], **_kw: Any) -> tuple[int, str, str]:
+        seen.append(tuple(cmd[1:]))
+        return 0, (FIXTURES / OUTPUT[tuple(cmd[1:])]).read_text(), ""
+
+    def finish(_self: Any, **kwargs: Any) -> None:
+        raise Done(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: "/usr/sbin/ipvsadm")
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", finish)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", lambda _s, **kw: finish(_s, failed=True, **kw))
+    return seen
+
+
+def run(args: dict[str, Any], check: bool = False) -> dict[str, Any]:
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
+    basic._ANSIBLE_PROFILE = "legacy"
+    with pytest.raises(Done) as done:
+        ipvs_info.main()
+    return done.value.args[0]
+
+
+def test_everything(calls):
+    result = run({"connections": True}, check=True)
+    assert len(calls) == 5 and result["changed"] is False
+    assert result["version"] == "1.2.1" and result["table_size"] == 4096
+    assert len(result["services"]) == 8 and len(result["connections"]) == 8
+    https = result["services"][2]
+    assert https["scheduler_flags"] == ["sh-fallback", "sh-port"] and https["stats"]["connections"] == 123456794
+    rs = https["real_servers"][0]
+    assert (rs["weight"], rs["upper_threshold"], rs["lower_threshold"]) == (2, 1000, 800)
+    assert rs["stats"]["bytes_in"] == 123456789012 and rs["rate"]["connections_per_second"] == 0
+
+
+def test_filter_and_options(calls):
+    result = run({"service": {"address": "192.168.206.150", "port": 80}, "rate": False, "connections": True})
+    assert ("-L", "-n", "--rate", "--exact") not in calls
+    (svc,) = result["services"]
+    assert svc["address"] == "192.168.206.150" and "rate" not in svc
+    assert [c["destination_address"] for c in result["connections"]] == ["192.168.206.128", "192.168.206.129",
+                                                                          "192.168.206.128"]
+
+
+def test_filter_fwmark_ipv6(calls):
+    result = run({"service": {"fwmark": 20, "family": "ipv6"}, "stats": False, "rate": False})
+    assert result["services"][0]["persistence_engine"] == "sip"
+    assert len(calls) == 2
+
+
+def test_bad_filter_fails_before_ipvsadm(calls):
+    result = run({"service": {"fwmark": 20, "address": "10.0.0.1"}})
+    assert result["failed"] and result["msg"].startswith("service.address:") and calls == []
