@@ -62,6 +62,8 @@ class FakeKernel:
         if argv == ["-R"]:
             self.restores.append(data or "")
             for line in (data or "").splitlines():
+                if not line.split():
+                    continue  # ipvsadm skips blank lines
                 err = self.apply(line.split())
                 if err:
                     return 0, "", err + "\n"  # like ipvsadm: error printed, batch goes on
