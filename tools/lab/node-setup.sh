@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs inside a lab node's root file system (chroot) at build time.
+# Lab nodes are privileged containers running systemd as PID 1; the image
+# carries only what Ansible needs, so the roles' install paths stay real.
+set -eu
+suite="$1"
+mirror="$2"
+
+rm -f /etc/hostname /etc/machine-id /var/lib/dbus/machine-id
+: > /etc/machine-id
+cat > /etc/apt/sources.list <<SRC
+deb $mirror $suite main
+deb $mirror $suite-updates main
+SRC
+# Units that have no business in a container.
+for unit in getty@tty1.service serial-getty@ttyS0.service console-getty.service \
+            systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service \
+            dev-hugepages.mount sys-fs-fuse-connections.mount apt-daily.timer \
+            apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+            systemd-timesyncd.service; do
+    systemctl mask "$unit" >/dev/null 2>&1 || true
+done
+# Keep documentation out of the image, as Debian's own images do.
+cat > /etc/dpkg/dpkg.cfg.d/lvs-dr-nodoc <<'CFG'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/locale/*
+CFG
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
