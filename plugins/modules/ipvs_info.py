@@ -18,7 +18,7 @@ description:
   - Counters are folded by the kernel's 2-second estimator; read them at least 2 seconds after the traffic
     you want to see.
 author:
-  - lvs.dr developers
+  - lvs.dr contributors (!UNKNOWN)
 requirements:
   - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)).
 attributes:
@@ -27,9 +27,11 @@ attributes:
     description: The module changes nothing; it runs the same reads in check mode.
   diff_mode:
     support: none
+    description: The module changes nothing, so there is no diff to report.
   platform:
     support: full
     platforms: linux
+    description: Linux with the IPVS kernel module and C(ipvsadm).
 options:
   service:
     description:

@@ -21,7 +21,7 @@ description:
   - Every input is validated before C(ipvsadm) runs; errors name the parameter (for example
     C(services[3].real_servers[1].weight)) and the bad value.
 author:
-  - lvs.dr developers
+  - lvs.dr contributors (!UNKNOWN)
 requirements:
   - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)).
 notes:
@@ -41,6 +41,7 @@ attributes:
   platform:
     support: full
     platforms: linux
+    description: Linux with the IPVS kernel module and C(ipvsadm).
 options:
   services:
     description:

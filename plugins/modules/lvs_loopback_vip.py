@@ -20,7 +20,7 @@ description:
   - Every input is validated before anything is changed.
   - Apply M(lvs.dr.lvs_sysctl_arp) before putting a VIP on a real server, or it may announce the VIP.
 author:
-  - lvs.dr contributors
+  - lvs.dr contributors (!UNKNOWN)
 options:
   addresses:
     description:

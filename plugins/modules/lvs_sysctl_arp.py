@@ -19,7 +19,7 @@ description:
   - Apply this before the VIP is put on the real server's loopback, or the host may announce the VIP.
   - Every input is validated before anything is read or written.
 author:
-  - lvs.dr contributors
+  - lvs.dr contributors (!UNKNOWN)
 options:
   arp_ignore:
     description:
