@@ -360,9 +360,9 @@ def simulate_addresses(current: list[AddressEntry], ops: list[Operation]) -> lis
     """The address list after ``ops`` (check mode prediction)."""
     result = list(current)
     for op in ops:
-        if op.kind == "addr_del":
-            result = [e for e in result if (e.device, e.address, e.prefix) != (op.entry.device, op.entry.address,
-                                                                                op.entry.prefix)]
+        if op.kind == "addr_del" and op.entry is not None:
+            gone = (op.entry.device, op.entry.address, op.entry.prefix)
+            result = [e for e in result if (e.device, e.address, e.prefix) != gone]
         elif op.kind == "addr_add" and op.entry is not None:
             result.append(op.entry)
     return result

@@ -389,7 +389,7 @@ def parse_connections(text: str) -> list[dict[str, object]]:
             continue
         if len(tokens) < 6:
             raise IpvsParseError(f"unexpected connection line: {line!r}")
-        minutes, _, seconds = tokens[1].partition(":")
+        minutes, _sep, seconds = tokens[1].partition(":")
         src, vip, dst = (split_host_port(t) for t in tokens[3:6])
         entry: dict[str, object] = {
             "protocol": tokens[0],
