@@ -68,8 +68,8 @@ def test_filter_and_options(calls):
     assert ("-L", "-n", "--rate", "--exact") not in calls
     (svc,) = result["services"]
     assert svc["address"] == "192.168.206.150" and "rate" not in svc
-    assert [c["destination_address"] for c in result["connections"]] == ["192.168.206.128", "192.168.206.129",
-                                                                          "192.168.206.128"]
+    destinations = [c["destination_address"] for c in result["connections"]]
+    assert destinations == ["192.168.206.128", "192.168.206.129", "192.168.206.128"]
 
 
 def test_filter_fwmark_ipv6(calls):

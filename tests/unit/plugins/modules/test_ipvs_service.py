@@ -32,9 +32,9 @@ def _fail_json(_module: Any, **kwargs: Any) -> None:
 
 def _hostport(text: str) -> tuple[str, int]:
     if text.startswith("["):
-        host, _, port = text[1:].partition("]:")
+        host, _sep, port = text[1:].partition("]:")
         return host, int(port)
-    host, _, port = text.rpartition(":")
+    host, _sep, port = text.rpartition(":")
     return host, int(port)
 
 

@@ -107,6 +107,7 @@ def fake_ip(monkeypatch: pytest.MonkeyPatch) -> FakeIp:
 
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
     def run_command(self: basic.AnsibleModule, *args: Any, **kwargs: Any) -> tuple[int, str, str]:
         return fake(self, *args, **kwargs)
 
