@@ -137,9 +137,10 @@ def test_fixture_table_round_trip_is_noop():
 
 def test_never_touches_other_services():
     live = live_fixture()
-    result = plan(validate_request(with_(WEB, scheduler="wrr", port=8080)), live)
-    assert result.commands[0] == "-A -t 192.168.206.150:8080 -s wrr"
-    assert all("192.168.206.150:8080" in line for line in result.commands)
+    request = with_(WEB, address="192.0.2.150", scheduler="wrr", port=8080, real_servers=[{"address": "192.0.2.128"}])
+    result = plan(validate_request(request), live)
+    assert result.commands[0] == "-A -t 192.0.2.150:8080 -s wrr"
+    assert all("192.0.2.150:8080" in line for line in result.commands)
     assert not any(line.startswith("-D") for line in result.commands)
 
 
@@ -175,18 +176,19 @@ def test_predict_save_keeps_foreign_blocks_verbatim():
     saved = (FIXTURES / "Sn.txt").read_text()
     live = live_fixture()
     request = validate_request({"services": [
-        with_(WEB, scheduler="wrr"),
-        {"address": "192.168.206.151", "port": 53, "protocol": "udp", "state": "absent"},
-        {"address": "192.168.206.150", "port": 8080, "real_servers": [{"address": "192.168.206.128"}]},
+        with_(WEB, address="192.0.2.150", scheduler="wrr", real_servers=[
+            {"address": "192.0.2.128"}, {"address": "192.0.2.129", "weight": 0}]),
+        {"address": "192.0.2.151", "port": 53, "protocol": "udp", "state": "absent"},
+        {"address": "192.0.2.150", "port": 8080, "real_servers": [{"address": "192.0.2.128"}]},
     ]})
     predicted = predict_save(saved, plan(request, live))
     lines = predicted.splitlines()
     assert lines[0] == "-A -f -1294967296 -s rr"  # foreign block untouched, even its old %d rendering
-    assert "-A -t 192.168.206.150:80 -s wrr" in lines
-    assert not any("192.168.206.151:53" in line for line in lines)
-    new = lines.index("-A -t 192.168.206.150:8080 -s wlc")
-    assert lines[new - 1].startswith("-a -t 192.168.206.150:443")  # sorted by port after :443
-    assert "-a --sctp-service 192.168.206.152:3868 -r 192.168.206.128:3868 -i -w 1 --tun-type ipip" in lines
+    assert "-A -t 192.0.2.150:80 -s wrr" in lines
+    assert not any("192.0.2.151:53" in line for line in lines)
+    new = lines.index("-A -t 192.0.2.150:8080 -s wlc")
+    assert lines[new - 1].startswith("-a -t 192.0.2.150:443")  # sorted by port after :443
+    assert "-a --sctp-service 192.0.2.152:3868 -r 203.0.113.128:3868 -i -w 1 --tun-type ipip" in lines
 
 
 def test_predict_save_noop_is_identity():
