@@ -29,3 +29,6 @@ path-exclude=/usr/share/locale/*
 CFG
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
+# No package lists ship with the image: date the directory to the epoch so
+# apt (and Ansible's cache_valid_time) sees them as stale, not as fresh.
+touch -d @0 /var/lib/apt/lists

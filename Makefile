@@ -1,0 +1,64 @@
+# lvs.dr — the two commands are `make lab` and `make test`; both install what
+# they need (Debian packages, the venv, images, the lab guest).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.cache/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+export PY_COLORS ?= 0
+export ANSIBLE_FORCE_COLOR ?= 0
+# Scenarios run by `make test`, in order.
+SCENARIOS ?= modules default
+
+.PHONY: help deps venv collection lint sanity units molecule test lab lab-down lab-status benchmark
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+deps: ## Install the Debian packages the lab needs (only missing ones)
+	@tools/install-deps
+
+venv: deps $(VENV)/.requirements-dev.stamp collection ## Create the Python venv with the pinned tools
+
+$(VENV)/.requirements-dev.stamp: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+collection: $(COLLECTIONS)/ansible_collections/lvs/dr
+
+$(COLLECTIONS)/ansible_collections/lvs/dr:
+	mkdir -p $(@D)
+	ln -sfn $(CURDIR) $@
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff
+	yamllint -s .
+	ansible-lint
+	ruff check .
+
+sanity: venv ## ansible-test sanity (in its own venvs)
+	tools/ansible-test sanity --venv --python 3.11
+
+units: venv ## Unit tests, then functional tests on this kernel (network namespaces)
+	pytest -q -p no:cacheprovider tests/unit tests/functional
+
+molecule: venv ## Molecule scenarios on a Docker engine with IPVS
+	tools/with-labhost bash -c 'for s in $(SCENARIOS); do molecule test -s $$s; done'
+
+test: lint sanity units molecule ## Everything: lint, sanity, unit and Molecule tests
+
+lab: venv ## Bring up the local lab (client, director, rs1, rs2) and converge it
+	LVS_DR_KEEP_LABHOST=1 tools/lab up
+
+lab-down: ## Remove everything `make lab` created (containers, network, guest)
+	tools/lab down
+
+lab-status: ## Show the lab guest and its cache
+	tools/labhost status
+
+benchmark: venv ## Foundation numbers: lab host cold/warm, image builds, molecule stages
+	benchmarks/foundation.py
