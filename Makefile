@@ -38,7 +38,7 @@ $(COLLECTIONS)/ansible_collections/lvs/dr:
 lint: venv ## yamllint, ansible-lint (production profile), ruff
 	yamllint -s .
 	ansible-lint
-	ruff check .
+	ruff check . tools/labhost tools/ansible-test
 
 sanity: venv ## ansible-test sanity (in its own venvs)
 	tools/ansible-test sanity --venv --python 3.11

@@ -36,8 +36,9 @@ def attr(kind: int, payload: bytes) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
-def request(sock: socket.socket, family: int, cmd: int, version: int, attrs: bytes, seq: int) -> bytes:
-    body = struct.pack("BBH", cmd, version, 0) + attrs
+def request(sock: socket.socket, family: int, cmd: int, attrs: bytes, seq: int) -> bytes:
+    # Version 1 is both the controller's and IPVS's generic netlink version.
+    body = struct.pack("BBH", cmd, 1, 0) + attrs
     sock.send(struct.pack("IHHII", 16 + len(body), family, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
     return sock.recv(65536)
 
@@ -54,7 +55,7 @@ def check_ack(reply: bytes, what: str) -> None:
 
 
 def family_id(sock: socket.socket) -> int:
-    reply = request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, attr(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"), 1)
+    reply = request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, attr(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"), 1)
     length, kind = struct.unpack_from("IH", reply, 0)
     if kind == NLMSG_ERROR:
         check_ack(reply, "IPVS generic netlink family")
@@ -84,9 +85,9 @@ def main() -> int:
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
         fam = family_id(sock)
-        check_ack(request(sock, fam, IPVS_CMD_NEW_SERVICE, 1, service(PROBE_MARK, True), 2), "add probe service")
+        check_ack(request(sock, fam, IPVS_CMD_NEW_SERVICE, service(PROBE_MARK, True), 2), "add probe service")
         seen = listed(PROBE_MARK)
-        check_ack(request(sock, fam, IPVS_CMD_DEL_SERVICE, 1, service(PROBE_MARK, False), 3), "delete probe service")
+        check_ack(request(sock, fam, IPVS_CMD_DEL_SERVICE, service(PROBE_MARK, False), 3), "delete probe service")
         gone = not listed(PROBE_MARK)
     except OSError as exc:
         print(f"IPVS unavailable in this kernel/namespace: {exc}", file=sys.stderr)
