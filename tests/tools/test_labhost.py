@@ -1,0 +1,167 @@
+"""Unit tests for the pure parts of tools/labhost (no QEMU, no Docker)."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import lzma
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_labhost():
+    loader = importlib.machinery.SourceFileLoader("labhost", str(REPO / "tools" / "labhost"))
+    spec = importlib.util.spec_from_loader("labhost", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+labhost = _load_labhost()
+
+
+DEB822 = """\
+Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_mirror_override(monkeypatch):
+    monkeypatch.delenv("LVS_DR_DEBIAN_MIRROR", raising=False)
+
+
+def test_mirror_from_deb822_skips_security(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(DEB822)
+    assert labhost.debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_mirror_from_legacy_sources_list(tmp_path):
+    (tmp_path / "sources.list").write_text(
+        "deb http://mirror.example/debian-security bookworm-security main\n"
+        "deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"
+    )
+    assert labhost.debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_mirror_override_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("LVS_DR_DEBIAN_MIRROR", "http://other.example/debian/")
+    assert labhost.debian_mirror(tmp_path) == "http://other.example/debian"
+
+
+def test_no_debian_mirror_is_a_clear_error(tmp_path):
+    (tmp_path / "sources.list").write_text("deb http://archive.example/ubuntu jammy main\n")
+    with pytest.raises(labhost.LabError, match="LVS_DR_DEBIAN_MIRROR"):
+        labhost.debian_mirror(tmp_path)
+
+
+def test_module_closure_orders_dependencies_first(tmp_path):
+    (tmp_path / "modules.dep").write_text(
+        "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko\n"
+        "kernel/fs/jbd2/jbd2.ko:\n"
+        "kernel/fs/mbcache.ko:\n"
+        "kernel/lib/crc16.ko:\n"
+        "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n"
+        "kernel/drivers/virtio/virtio.ko:\n"
+        "kernel/crypto/crc32c_generic.ko.xz:\n"
+    )
+    order = labhost.module_closure(tmp_path, ("virtio_blk", "crc32c_generic", "ext4", "not_there"))
+    assert order == [
+        "kernel/drivers/virtio/virtio.ko",
+        "kernel/drivers/block/virtio_blk.ko",
+        "kernel/crypto/crc32c_generic.ko.xz",
+        "kernel/fs/jbd2/jbd2.ko",
+        "kernel/fs/mbcache.ko",
+        "kernel/lib/crc16.ko",
+        "kernel/fs/ext4/ext4.ko",
+    ]
+
+
+def test_extract_vmlinux_finds_the_elf_payload(tmp_path):
+    elf = b"\x7fELF" + bytes(range(256)) * 64
+    decoy = lzma.compress(b"not an elf", format=lzma.FORMAT_XZ)
+    bzimage = tmp_path / "vmlinuz"
+    bzimage.write_bytes(b"MZ setup code" + decoy + b"pad" + lzma.compress(elf, format=lzma.FORMAT_XZ) + b"trailer")
+    out = tmp_path / "vmlinux"
+    assert labhost.extract_vmlinux(bzimage, out)
+    assert out.read_bytes() == elf
+
+
+def test_extract_vmlinux_reports_no_payload(tmp_path):
+    bzimage = tmp_path / "vmlinuz"
+    bzimage.write_bytes(b"MZ gzip-compressed kernel, no xz here")
+    assert not labhost.extract_vmlinux(bzimage, tmp_path / "vmlinux")
+
+
+def test_digest_depends_on_content(tmp_path):
+    f = tmp_path / "script.sh"
+    f.write_text("echo one\n")
+    first = labhost.digest("guest", f)
+    assert first == labhost.digest("guest", f)
+    f.write_text("echo two\n")
+    assert labhost.digest("guest", f) != first
+
+
+def test_prune_keeps_current_artefacts_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("LVS_DR_SUITES", "bookworm")
+    keep = {tmp_path / "guest-new.raw", tmp_path / "node-bookworm-new.tar", tmp_path / "kernel-new"}
+    stale = [tmp_path / "guest-old.raw", tmp_path / "node-bookworm-old.tar", tmp_path / "guest-old-images-x.qcow2"]
+    for path in [*keep, *stale]:
+        if path.name.startswith("kernel-"):
+            path.mkdir()
+        else:
+            path.write_text("x")
+    (tmp_path / "tls").mkdir()
+    labhost.prune(tmp_path, keep)
+    assert all(p.exists() for p in keep)
+    assert not any(p.exists() for p in stale)
+    assert (tmp_path / "tls").exists()
+
+
+def test_print_env_for_the_guest(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("DOCKER_TIMEOUT", raising=False)
+    labhost.print_env(labhost.docker_env(23760, tmp_path), "qemu", True)
+    lines = capsys.readouterr().out.splitlines()
+    assert "export DOCKER_HOST=tcp://127.0.0.1:23760" in lines
+    assert "export DOCKER_TLS_VERIFY=1" in lines
+    assert f"export DOCKER_CERT_PATH={tmp_path / 'client'}" in lines
+    assert "export DOCKER_TIMEOUT=300" in lines
+    assert "export LVS_DR_LABHOST=qemu" in lines
+    assert "export LVS_DR_LABHOST_STARTED=1" in lines
+
+
+def test_ca_bundle_also_trusts_the_lab_ca(tmp_path, monkeypatch):
+    system = tmp_path / "system.pem"
+    system.write_text("SYSTEM CA\n")
+    (tmp_path / "client").mkdir()
+    (tmp_path / "client" / "ca.pem").write_text("LAB CA\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(system))
+    env = labhost.docker_env(1, tmp_path)
+    bundle = Path(env["REQUESTS_CA_BUNDLE"]).read_text()
+    assert "SYSTEM CA" in bundle
+    assert "LAB CA" in bundle
+
+
+def test_unknown_suite_is_named(monkeypatch):
+    monkeypatch.setenv("LVS_DR_SUITES", "bookworm,sid")
+    with pytest.raises(labhost.LabError, match="'sid'"):
+        labhost.suites()
+
+
+def test_missing_tools_name_the_packages(monkeypatch):
+    monkeypatch.setattr(labhost.shutil, "which", lambda tool: None)
+    with pytest.raises(labhost.LabError, match="apt-get install -y qemu-system-x86 qemu-utils"):
+        labhost.need_tools({"qemu-img": "qemu-utils", "qemu-system-x86_64": "qemu-system-x86"})
