@@ -10,6 +10,7 @@ that names their own parameter.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Optional, Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -22,6 +23,13 @@ def parse_ip(value: object) -> IPAddress:
     """Parse a literal IPv4 or IPv6 address (no prefix, no brackets, no hostname)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("is not an IP address")
+    return _parse_text(value)
+
+
+# A large table repeats every address many times (request, two listings, the re-read after the batch);
+# ipaddress parsing dominated the module's own time at 1000 services. Address objects are immutable.
+@lru_cache(maxsize=65536)
+def _parse_text(value: str) -> IPAddress:
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
