@@ -257,6 +257,7 @@ class Row:
     pure_empty: float = 0.0
     pure_noop: float = 0.0
     pure_change: float = 0.0
+    load: str = ""  # the engine's 1-minute load average before / after: other users skew the timings
 
 
 def check(what: str, cond: bool) -> None:
@@ -265,7 +266,7 @@ def check(what: str, cond: bool) -> None:
 
 
 def measure(n: int, ansible: Ansible, rerun_max: int) -> Row:
-    row = Row(n)
+    row = Row(n, load=loadavg())
     svcs = services(n)
     changed = one_change(svcs)
     expect = (n, n * SERVERS_PER_SERVICE)
@@ -296,7 +297,12 @@ def measure(n: int, ansible: Ansible, rerun_max: int) -> Row:
     row.pure_noop = timed_in_container(f"python3 {payload}")
     row.pure_change = timed_in_container(f"python3 {payload_changed}")
     sh("ipvsadm -C")
+    row.load += f" / {loadavg()}"
     return row
+
+
+def loadavg() -> str:
+    return sh("cat /proc/loadavg").split()[0]
 
 
 # --------------------------------------------------------------------------- report
@@ -306,8 +312,8 @@ def report(rows: list[Row]) -> str:
     out = [
         "| N | rules | baseline from-empty s | guide re-run s | module from-empty s: playbook / task / pure "
         "| speed-up (x): playbook / pure | module no-op s: playbook / task / pure | no-op / from-empty % "
-        "(playbook / pure) | one-change s: playbook / task / pure |",
-        "|---:|---:|---:|---:|---|---|---|---|---|",
+        "(playbook / pure) | one-change s: playbook / task / pure | engine load before / after |",
+        "|---:|---:|---:|---:|---|---|---|---|---|---|",
     ]
     for r in rows:
         assert r.empty and r.noop and r.change
@@ -318,7 +324,7 @@ def report(rows: list[Row]) -> str:
             f"| {r.base_empty / r.empty.wall:.1f} / {r.base_empty / r.pure_empty:.1f} "
             f"| {r.noop.wall:.2f} / {r.noop.task:.2f} / {r.pure_noop:.2f} "
             f"| {100 * r.noop.wall / r.empty.wall:.0f} / {100 * r.pure_noop / r.pure_empty:.0f} "
-            f"| {r.change.wall:.2f} / {r.change.task:.2f} / {r.pure_change:.2f} |"
+            f"| {r.change.wall:.2f} / {r.change.task:.2f} / {r.pure_change:.2f} | {r.load} |"
         )
     out += ["", "Linearity, milliseconds per service (from-empty; pure module, playbook, baseline):", ""]
     for r in rows:
