@@ -149,12 +149,3 @@ def parse_sysctl_file(text: str) -> dict[str, str]:
         key = key.strip().lstrip("-")  # '-key' only means: ignore failures when applying
         result[normalise_key(key)] = value.strip()
     return result
-
-
-def read_file(path: str) -> Optional[str]:
-    """Content of ``path``, None when it does not exist."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None

@@ -296,10 +296,10 @@ diff:
 """
 
 import os
-import tempfile
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
@@ -379,27 +379,12 @@ def build_module() -> AnsibleModule:
     )
 
 
-def _read_file(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         module.fail_json(msg=f"save_path: directory {directory} does not exist", save_path=path)
-    fd, tmp = tempfile.mkstemp(prefix=".ipvsadm-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)  # the ipvsadm services create their restore files 0600
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # The ipvsadm services create their restore files 0600.
+    write_atomic(module, path, content, 0o600, ".ipvsadm-")
 
 
 class ServiceReconciler:
@@ -450,7 +435,7 @@ class ServiceReconciler:
             content = predict_save(self.ipvsadm.save(), result)
         else:
             content = self.ipvsadm.save()
-        current = _read_file(path)
+        current = read_file(path)
         changed = current != content
         if changed and not self.module.check_mode:
             _write_atomic(self.module, path, content)

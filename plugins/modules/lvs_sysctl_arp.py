@@ -152,11 +152,11 @@ sysctl_file:
 """
 
 import os
-import tempfile
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 
 # Indirection so tests can point the module at a fake /proc/sys tree.
 CONF_ROOT = sa.CONF_ROOT
@@ -223,19 +223,6 @@ def _settings(params: dict[str, Any]) -> dict[str, Optional[int]]:
             "rp_filter": params["rp_filter"]}
 
 
-def _write_file_atomically(module: AnsibleModule, path: str, content: str) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".lvs-dr-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _live_text(values: sa.Values) -> str:
     return "".join(
         f"{sa.sysctl_key(scope, key)} = {value}\n" for scope, keys in values.items() for key, value in keys.items()
@@ -261,7 +248,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
 
     path = params["path"]
     persist = params["persist"]
-    file_before = sa.read_file(path) if persist else None
+    file_before = read_file(path) if persist else None
     file_after: Optional[str] = file_before
     if persist:
         file_after = sa.render_sysctl_file(desired) if params["state"] == "present" else None
@@ -281,7 +268,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
                 if file_after is None:
                     os.unlink(path)
                 else:
-                    _write_file_atomically(module, path, file_after)
+                    write_atomic(module, path, file_after, 0o644, ".lvs-dr-")
             except OSError as exc:
                 module.fail_json(msg=f"Cannot update {path}: {exc}")
         after = sa.read_values(read_scopes, keys, conf_root)

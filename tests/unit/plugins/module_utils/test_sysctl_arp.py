@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_file
 
 
 def make_conf_root(tmp_path: Path, scopes: dict[str, dict[str, int]]) -> str:
@@ -115,6 +116,6 @@ def test_parse_sysctl_file(text: str, expected: dict[str, str]) -> None:
 
 def test_read_file(tmp_path: Path) -> None:
     path = tmp_path / "x.conf"
-    assert sa.read_file(str(path)) is None
+    assert read_file(str(path)) is None
     path.write_text("a = 1\n")
-    assert sa.read_file(str(path)) == "a = 1\n"
+    assert read_file(str(path)) == "a = 1\n"
