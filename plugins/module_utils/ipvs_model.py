@@ -97,6 +97,14 @@ class ServiceKey:
         return {"protocol": self.protocol, "address": self.address, "port": self.port, "family": self.family}
 
 
+def _add_counters(data: dict[str, object], stats: Optional[dict[str, int]], rate: Optional[dict[str, int]]) -> None:
+    """Copy the live counters that were read (stats, rate) into a result dict."""
+    if stats is not None:
+        data["stats"] = dict(stats)
+    if rate is not None:
+        data["rate"] = dict(rate)
+
+
 @dataclass
 class RealServer:
     address: str
@@ -135,10 +143,7 @@ class RealServer:
         if live:
             data["active_connections"] = self.active_connections
             data["inactive_connections"] = self.inactive_connections
-            if self.stats is not None:
-                data["stats"] = dict(self.stats)
-            if self.rate is not None:
-                data["rate"] = dict(self.rate)
+            _add_counters(data, self.stats, self.rate)
         return data
 
 
@@ -194,10 +199,7 @@ class VirtualService:
         if live:
             data["one_packet"] = self.one_packet
             data["persistence_engine"] = self.persistence_engine
-            if self.stats is not None:
-                data["stats"] = dict(self.stats)
-            if self.rate is not None:
-                data["rate"] = dict(self.rate)
+            _add_counters(data, self.stats, self.rate)
         return data
 
 
