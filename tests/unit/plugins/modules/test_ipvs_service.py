@@ -217,6 +217,32 @@ def test_check_mode_predicts_exactly_and_changes_nothing(kernel: FakeKernel) -> 
                                 "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
 
 
+def test_diff_rendered_only_when_asked(kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    rendered: list[int] = []
+    real_diff_texts = ipvs_service.diff_texts
+
+    def counting(result: Any) -> tuple[str, str]:
+        rendered.append(len(result.after))
+        return real_diff_texts(result)
+
+    monkeypatch.setattr(ipvs_service, "diff_texts", counting)
+    change = dict(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 3}])
+    run(ipvs_service, WEB)
+    predicted = run(ipvs_service, change, check=True)
+    real = run(ipvs_service, change)
+    assert rendered == [] and "diff" not in predicted and "diff" not in real
+    # without diff mode, check mode still predicts the real run exactly
+    for field in ("changed", "commands", "services"):
+        assert predicted[field] == real[field], field
+    assert real["commands"] == ["-E -t 192.168.206.150:80 -s wrr",
+                                "-d -t 192.168.206.150:80 -r 192.168.206.129:80",
+                                "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
+    saved = run(ipvs_service, dict(WEB, save=True, save_path=str(tmp_path / "rules")))
+    assert rendered == [] and "diff" not in saved and saved["saved"] is True
+    shown = run(ipvs_service, change, diff=True)
+    assert rendered == [1] and shown["diff"]["before"] != shown["diff"]["after"]
+
+
 def test_in_place_edit_keeps_service_object(kernel: FakeKernel) -> None:
     run(ipvs_service, WEB)
     svc = kernel.services[("-t", "192.168.206.150:80")]
