@@ -34,12 +34,23 @@ _SWITCH_PROTOCOL = {v: k for k, v in PROTOCOL_SWITCH.items()}
 
 
 @dataclass
+class Outcome:
+    """What the plan does to one managed service that exists before or after it."""
+
+    service: VirtualService  # as it will be; a removed service as it was
+    state: str  # present (exists after the plan) or absent (the plan removes it)
+    changed: bool  # the plan adds, edits or removes it
+
+
+@dataclass
 class Plan:
     commands: list[str] = field(default_factory=list)
     # managed services as they are now (live) and as they will be, request order
     before: list[VirtualService] = field(default_factory=list)
     after: list[VirtualService] = field(default_factory=list)
     removed: list[ServiceKey] = field(default_factory=list)
+    # request order; a service that is absent and stays absent has none
+    outcomes: list[Outcome] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -117,8 +128,10 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
             if current is not None:
                 result.commands.append(delete_service_line(key))
                 result.removed.append(key)
+                result.outcomes.append(Outcome(current, "absent", True))
             continue
         target = entry.service.copy()
+        issued = len(result.commands)
         if current is None:
             result.commands.append(add_service_line(target))
             result.commands.extend(server_line("-a", key, rs) for rs in target.real_servers)
@@ -133,6 +146,7 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
                 result.commands.append(edit_service_line(target))
             result.commands.extend(_plan_servers(key, current, target))
         result.after.append(target)
+        result.outcomes.append(Outcome(target, "present", len(result.commands) > issued))
     return result
 
 
@@ -268,8 +282,19 @@ def predict_save(saved_now: str, result: Plan) -> str:
     return "".join(line + "\n" for key in keys for line in blocks[key])
 
 
-def summarize(services: Sequence[VirtualService]) -> list[dict[str, object]]:
-    return [svc.to_dict() for svc in services]
+def summarize(result: Plan, only_changed: bool = True) -> list[dict[str, object]]:
+    """The ``services`` return value: each service's dict plus its ``state``, request order.
+
+    ``only_changed`` keeps the services the plan adds, edits or removes; otherwise every managed
+    service that exists after the plan is listed too.
+    """
+    out: list[dict[str, object]] = []
+    for outcome in result.outcomes:
+        if outcome.changed or not only_changed:
+            data = outcome.service.to_dict()
+            data["state"] = outcome.state
+            out.append(data)
+    return out
 
 
 def diff_texts(result: Plan) -> tuple[str, str]:

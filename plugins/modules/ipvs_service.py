@@ -187,6 +187,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  return_services:
+    description:
+      - Which services the RV(services) return value lists.
+      - V(changed) lists only the services this run added, edited or removed (in check mode, would), so a
+        run that changes nothing returns an empty list, and the result stays small with thousands of
+        services.
+      - V(all) lists every service of the task that exists after the run, changed or not, and the ones this
+        run removed.
+    type: str
+    choices: [changed, all]
+    default: changed
   save:
     description:
       - After converging, write the whole table (C(ipvsadm -Sn) output) to the distribution's restore file
@@ -250,6 +261,21 @@ EXAMPLES = r"""
     address: 192.168.206.150
     port: 80
     state: absent
+
+- name: Converge, then show what changed (result.services lists only added, edited and removed services)
+  lvs.dr.ipvs_service:
+    services: "{{ lvs_services }}"
+  register: result
+
+- name: Show the services that were removed
+  ansible.builtin.debug:
+    msg: "{{ result.services | selectattr('state', '==', 'absent') | list }}"
+
+- name: Return every service of the task, changed or not (a large result with many services)
+  lvs.dr.ipvs_service:
+    services: "{{ lvs_services }}"
+    return_services: all
+  register: result_all
 """
 
 RETURN = r"""
@@ -260,10 +286,69 @@ commands:
   elements: str
   sample: ["-E -t 192.168.206.150:80 -s wrr", "-e -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 3"]
 services:
-  description: The managed services that are present after the run (request order), normalised.
+  description:
+    - Services of the task, normalised, in request order. With O(return_services=changed) (the default) only
+      those this run added, edited or removed (in check mode, would), so an empty list when nothing changed;
+      with O(return_services=all) also every other service of the task that exists.
+    - A service that exists after the run has RV(services[].state=present) and is shown as it is after the
+      run; a service this run removed has RV(services[].state=absent) and is shown as it was before.
+    - A service that was absent and stays absent is not listed.
   returned: always
   type: list
   elements: dict
+  contains:
+    state:
+      description: V(present) (exists after the run) or V(absent) (removed by this run).
+      type: str
+      sample: present
+    protocol:
+      description: V(tcp), V(udp) or V(sctp).
+      type: str
+      returned: for an address service
+      sample: tcp
+    address:
+      description: Virtual IP address (IPv6 compressed).
+      type: str
+      returned: for an address service
+      sample: 192.168.206.150
+    port:
+      description: Virtual port.
+      type: int
+      returned: for an address service
+      sample: 80
+    fwmark:
+      description: Firewall mark.
+      type: int
+      returned: for a firewall-mark service
+      sample: 10
+    family:
+      description: V(ipv4) or V(ipv6).
+      type: str
+      sample: ipv4
+    scheduler:
+      description: Scheduling algorithm.
+      type: str
+      sample: rr
+    scheduler_flags:
+      description: Scheduler flags, sorted.
+      type: list
+      elements: str
+      sample: []
+    persistence_timeout:
+      description: Persistence timeout in seconds, V(null) when not persistent.
+      type: int
+      sample: null
+    persistence_netmask:
+      description: Persistence netmask (dotted for IPv4, prefix length for IPv6), V(null) when not persistent.
+      type: str
+      sample: null
+    real_servers:
+      description: Real servers in address order, each with C(address), C(port), C(forwarding), C(weight),
+        C(upper_threshold), C(lower_threshold).
+      type: list
+      elements: dict
+      sample:
+        - {address: 192.168.206.128, port: 80, forwarding: dr, weight: 1, upper_threshold: 0, lower_threshold: 0}
   sample:
     - protocol: tcp
       address: 192.168.206.150
@@ -275,6 +360,7 @@ services:
       persistence_netmask: null
       real_servers:
         - {address: 192.168.206.128, port: 80, forwarding: dr, weight: 1, upper_threshold: 0, lower_threshold: 0}
+      state: present
 save_path:
   description: The restore file that was compared (and written when it differed).
   returned: when O(save=true)
@@ -362,6 +448,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "persistence_netmask": {"type": "str"},
     "real_servers": {"type": "list", "elements": "dict", "options": REAL_SERVER_OPTIONS},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
     "save": {"type": "bool", "default": False},
     "save_path": {"type": "path"},
 }
@@ -390,10 +477,13 @@ def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
 class ServiceReconciler:
     """Read, plan, apply (unless check mode), verify, save."""
 
-    def __init__(self, module: AnsibleModule, desired: list[Any], save_path: Optional[str]) -> None:
+    def __init__(
+        self, module: AnsibleModule, desired: list[Any], save_path: Optional[str], only_changed: bool = True
+    ) -> None:
         self.module = module
         self.desired = desired
         self.save_path = save_path
+        self.only_changed = only_changed
         self.ipvsadm = Ipvsadm(module)
 
     def run(self) -> dict[str, Any]:
@@ -405,7 +495,7 @@ class ServiceReconciler:
         output: dict[str, Any] = {
             "changed": result.changed,
             "commands": result.commands,
-            "services": summarize(result.after),
+            "services": summarize(result, self.only_changed),
         }
         want_diff = bool(self.module._diff)
         diffs: list[dict[str, Any]] = []
@@ -459,7 +549,7 @@ def main() -> None:
             module.fail_json(msg="save_path: cannot tell the restore file of this distribution from "
                                  "/etc/os-release; set save_path")
     try:
-        output = ServiceReconciler(module, desired, save_path).run()
+        output = ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
     except IpvsadmError as exc:
         module.fail_json(**exc.fail_kwargs())
     except IpvsParseError as exc:

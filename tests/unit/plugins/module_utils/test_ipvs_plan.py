@@ -22,6 +22,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     plan,
     predict_save,
     render_services,
+    summarize,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_request
 
@@ -142,6 +143,40 @@ def test_never_touches_other_services():
     assert result.commands[0] == "-A -t 192.0.2.150:8080 -s wrr"
     assert all("192.0.2.150:8080" in line for line in result.commands)
     assert not any(line.startswith("-D") for line in result.commands)
+
+
+@pytest.mark.parametrize(("params", "live", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_outcome_changed_iff_the_service_gets_commands(params, live, expected):
+    result = plan(validate_request(params), live)
+    assert any(o.changed for o in result.outcomes) == bool(expected)
+    assert [o.service.key for o in result.outcomes if o.state == "absent"] == result.removed
+    assert [o.service for o in result.outcomes if o.state == "present"] == result.after
+
+
+def test_outcomes_and_summary():
+    live = IpvsTable([
+        VirtualService(key=ServiceKey("tcp", "ipv4", "192.0.2.1", port), scheduler="rr", one_packet=port == 81,
+                       real_servers=[RealServer("192.0.2.10", port, weight=port)])
+        for port in (81, 82, 83)
+    ])
+    request = validate_request({"services": [
+        {"address": "192.0.2.1", "port": 81, "scheduler": "rr", "real_servers": [{"address": "192.0.2.10",
+                                                                                   "weight": 81}]},
+        {"address": "192.0.2.1", "port": 82, "scheduler": "rr", "real_servers": [{"address": "192.0.2.10"}]},
+        {"address": "192.0.2.1", "port": 83, "state": "absent"},
+        {"address": "192.0.2.1", "port": 84, "state": "absent"},
+        {"address": "192.0.2.1", "port": 85},
+    ]})
+    result = plan(request, live)
+    assert [(o.service.key.port, o.state, o.changed) for o in result.outcomes] == [
+        (81, "present", False), (82, "present", True), (83, "absent", True), (85, "present", True)]
+    changed = summarize(result)
+    assert [(s["port"], s["state"]) for s in changed] == [(82, "present"), (83, "absent"), (85, "present")]
+    assert changed[0]["real_servers"][0]["weight"] == 1  # after: the new weight
+    assert changed[1]["real_servers"][0]["weight"] == 83  # removed: as it was
+    every = summarize(result, only_changed=False)
+    assert [s["port"] for s in every] == [81, 82, 83, 85] and every[1:] == changed
+    assert summarize(plan(request[:1], live)) == []
 
 
 def test_diff_is_save_format_of_managed_services():

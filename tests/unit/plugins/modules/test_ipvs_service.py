@@ -197,10 +197,17 @@ def test_create_then_idempotent(kernel: FakeKernel) -> None:
                                  "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1",
                                  "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1"]
     assert [c for c in kernel.calls if c == ["-R"]] == [["-R"]]  # one batch
+    assert first["services"] == [{
+        "protocol": "tcp", "address": "192.168.206.150", "port": 80, "family": "ipv4", "scheduler": "rr",
+        "scheduler_flags": [], "persistence_timeout": None, "persistence_netmask": None, "state": "present",
+        "real_servers": [
+            {"address": f"192.168.206.{n}", "port": 80, "forwarding": "dr", "weight": 1, "upper_threshold": 0,
+             "lower_threshold": 0} for n in (128, 129)]}]
     second = run(ipvs_service, WEB)
     assert second["changed"] is False and second["commands"] == []
-    assert second["services"] == first["services"]
-    assert second["services"][0]["real_servers"][1]["address"] == "192.168.206.129"
+    assert second["services"] == []  # return_services=changed (default): nothing changed, nothing listed
+    every = run(ipvs_service, dict(WEB, return_services="all"))
+    assert every["changed"] is False and every["services"] == first["services"]
 
 
 def test_check_mode_predicts_exactly_and_changes_nothing(kernel: FakeKernel) -> None:
@@ -241,6 +248,45 @@ def test_diff_rendered_only_when_asked(kernel: FakeKernel, monkeypatch: pytest.M
     assert rendered == [] and "diff" not in saved and saved["saved"] is True
     shown = run(ipvs_service, change, diff=True)
     assert rendered == [1] and shown["diff"]["before"] != shown["diff"]["after"]
+
+
+def test_services_return_lists_changed_services_only(kernel: FakeKernel) -> None:
+    keep = dict(WEB, port=81)
+    edit = dict(WEB, port=82)
+    gone = dict(WEB, port=83, scheduler="wlc", real_servers=[{"address": "192.168.206.130", "weight": 4}])
+    run(ipvs_service, {"services": [keep, edit, gone]})
+    request = {"services": [
+        keep,
+        dict(edit, scheduler="wrr"),
+        {"address": "192.168.206.150", "port": 83, "state": "absent"},
+        {"address": "192.168.206.150", "port": 84, "state": "absent"},  # absent already: never listed
+        dict(WEB, port=85),
+    ]}
+    predicted = run(ipvs_service, request, check=True)
+    result = run(ipvs_service, request)
+    assert predicted["services"] == result["services"]
+    assert [(s["port"], s["state"]) for s in result["services"]] == [(82, "present"), (83, "absent"),
+                                                                     (85, "present")]
+    edited, removed, added = result["services"]
+    assert edited["scheduler"] == "wrr"  # as it is after the run
+    assert removed["scheduler"] == "wlc" and removed["real_servers"][0]["weight"] == 4  # as it was
+    assert added["real_servers"][1]["address"] == "192.168.206.129"
+    # all: every service of the task that exists, and the removed one, in request order
+    request["services"][2] = dict(gone, state="absent")
+    listed = run(ipvs_service, dict(request, return_services="all"))
+    assert listed["changed"] is False
+    assert [(s["port"], s["state"]) for s in listed["services"]] == [(81, "present"), (82, "present"),
+                                                                     (85, "present")]
+    assert listed["services"][1] == edited and listed["services"][2] == added
+    restored = run(ipvs_service, {"services": [gone], "return_services": "all"})
+    assert restored["services"] == [dict(removed, state="present")]
+    assert run(ipvs_service, {"services": [dict(gone, state="absent")], "return_services": "all"})["services"] \
+        == [removed]
+
+
+def test_return_services_choices(kernel: FakeKernel) -> None:
+    bad = run(ipvs_service, dict(WEB, return_services="some"))
+    assert bad["failed"] and "return_services" in bad["msg"] and kernel.calls == []
 
 
 def test_in_place_edit_keeps_service_object(kernel: FakeKernel) -> None:
