@@ -43,7 +43,16 @@ def _parse_text(value: str) -> IPAddress:
 
 def normalize_ip(value: object) -> str:
     """Return the canonical text form (IPv6 compressed, lower case)."""
-    return str(parse_ip(value))
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("is not an IP address")
+    return _canonical_text(value)
+
+
+# str() of an address object is computed anew on every call; the same addresses are normalised
+# once per listing line and once per request entry.
+@lru_cache(maxsize=65536)
+def _canonical_text(value: str) -> str:
+    return str(_parse_text(value))
 
 
 def ip_family(value: object) -> str:

@@ -269,14 +269,14 @@ def _apply_service_options(svc: VirtualService, rest: list[str]) -> None:
         i += 1
 
 
-def _is_title(line: str) -> bool:
-    stripped = line.strip()
-    return (
-        not stripped
-        or stripped.startswith("Prot LocalAddress")
-        or stripped.startswith("-> RemoteAddress")
-        or stripped.startswith("IP Virtual Server version")
-    )
+def _is_title(line: str, tokens: list[str]) -> bool:
+    """The version line and the column titles (``Prot LocalAddress:Port ...``, ``-> RemoteAddress:Port ...``)."""
+    first = tokens[0]
+    if first == "->":
+        return len(tokens) > 1 and tokens[1].startswith("RemoteAddress")
+    if first == "Prot":
+        return len(tokens) > 1 and tokens[1].startswith("LocalAddress")
+    return first == "IP" and line.startswith("IP Virtual Server version")
 
 
 def parse_listing(text: str, fmt: str = "list") -> IpvsTable:
@@ -291,14 +291,16 @@ def parse_listing(text: str, fmt: str = "list") -> IpvsTable:
         raise ValueError(f"unknown listing format {fmt!r}")
     table = IpvsTable()
     current: Optional[VirtualService] = None
+    # one split per line; a 1000-service table is 4000+ lines, read twice per run
     for line in text.splitlines():
-        match = _VERSION_RE.match(line)
-        if match:
-            table.version, table.size = match.group(1), int(match.group(2))
-            continue
-        if _is_title(line):
-            continue
         tokens = line.split()
+        if not tokens:
+            continue
+        if _is_title(line, tokens):
+            match = _VERSION_RE.match(line)
+            if match:
+                table.version, table.size = match.group(1), int(match.group(2))
+            continue
         if tokens[0] == "->":
             if current is None:
                 continue  # real server of a service we could not parse

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cmp_to_key
 from typing import Optional
 
@@ -130,19 +130,17 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
                 result.removed.append(key)
                 result.outcomes.append(Outcome(current, "absent", True))
             continue
-        target = entry.service.copy()
+        # the requested service is the target as it is; the plan never modifies it (nor the live table)
+        target = entry.service
         issued = len(result.commands)
         if current is None:
             result.commands.append(add_service_line(target))
             result.commands.extend(server_line("-a", key, rs) for rs in target.real_servers)
         else:
-            # attributes this module does not manage survive an edit
-            target.one_packet = current.one_packet
-            target.persistence_engine = current.persistence_engine
-            if current.config() != target.config() or (current.one_packet, current.persistence_engine) != (
-                target.one_packet,
-                target.persistence_engine,
-            ):
+            if (current.one_packet, current.persistence_engine) != (target.one_packet, target.persistence_engine):
+                # attributes this module does not manage survive an edit: a new target that carries them
+                target = replace(target, one_packet=current.one_packet, persistence_engine=current.persistence_engine)
+            if current.config() != target.config():
                 result.commands.append(edit_service_line(target))
             result.commands.extend(_plan_servers(key, current, target))
         result.after.append(target)

@@ -184,3 +184,22 @@ def test_parse_errors(text):
 def test_unknown_protocol_block_skipped():
     text = "?    10.0.0.1:80 rr\n  -> 10.0.0.2:80 Route 1 0 0\nTCP  10.0.0.1:81 rr\n"
     assert [s.key.port for s in parse_listing(text).services] == [81]
+
+
+def test_titles_and_version_recognised_by_their_words():
+    text = ("IP Virtual Server version 1.2.1 (size=4096)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            "\n"
+            "TCP  10.0.0.1:80 rr\n"
+            "  -> 10.0.0.2:80                  Route   1      0          0\n"
+            "   \n"
+            "Prot  LocalAddress:Port\n"  # titles are matched by words, not by column positions
+            "    ->   RemoteAddress:Port\n"
+            "UDP  10.0.0.1:53 wlc\n")
+    table = parse_listing(text)
+    assert (table.version, table.size) == ("1.2.1", 4096)
+    assert [(s.key.protocol, s.scheduler, len(s.real_servers)) for s in table.services] == [("tcp", "rr", 1),
+                                                                                           ("udp", "wlc", 0)]
+    with pytest.raises(IpvsParseError):  # a word that is neither a title nor a protocol
+        parse_listing("Protocol 10.0.0.1:80 rr\n")

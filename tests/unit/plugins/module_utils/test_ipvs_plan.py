@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from copy import deepcopy
 from functools import cmp_to_key
 from pathlib import Path
 
@@ -143,6 +144,18 @@ def test_never_touches_other_services():
     assert result.commands[0] == "-A -t 192.0.2.150:8080 -s wrr"
     assert all("192.0.2.150:8080" in line for line in result.commands)
     assert not any(line.startswith("-D") for line in result.commands)
+
+
+def test_plan_modifies_neither_request_nor_live_table():
+    request = validate_request(with_(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128",
+                                                                           "weight": 2}]))
+    live = live_web(one_packet=True, persistence_engine="sip")
+    snapshot = deepcopy((request, live))
+    result = plan(request, live)
+    assert result.commands[0] == "-E -t 192.168.206.150:80 -s wrr --pe sip -o"
+    assert (request, live) == snapshot
+    assert (result.after[0].one_packet, result.after[0].persistence_engine) == (True, "sip")
+    assert plan(request, live_web()).after[0] is request[0].service  # nothing to carry over: no copy
 
 
 @pytest.mark.parametrize(("params", "live", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
