@@ -199,7 +199,7 @@ def test_titles_and_version_recognised_by_their_words():
             "UDP  10.0.0.1:53 wlc\n")
     table = parse_listing(text)
     assert (table.version, table.size) == ("1.2.1", 4096)
-    assert [(s.key.protocol, s.scheduler, len(s.real_servers)) for s in table.services] == [("tcp", "rr", 1),
-                                                                                           ("udp", "wlc", 0)]
+    summary = [(s.key.protocol, s.scheduler, len(s.real_servers)) for s in table.services]
+    assert summary == [("tcp", "rr", 1), ("udp", "wlc", 0)]
     with pytest.raises(IpvsParseError):  # a word that is neither a title nor a protocol
         parse_listing("Protocol 10.0.0.1:80 rr\n")

@@ -147,8 +147,7 @@ def test_never_touches_other_services():
 
 
 def test_plan_modifies_neither_request_nor_live_table():
-    request = validate_request(with_(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128",
-                                                                           "weight": 2}]))
+    request = validate_request(with_(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 2}]))
     live = live_web(one_packet=True, persistence_engine="sip")
     snapshot = deepcopy((request, live))
     result = plan(request, live)
@@ -173,8 +172,8 @@ def test_outcomes_and_summary():
         for port in (81, 82, 83)
     ])
     request = validate_request({"services": [
-        {"address": "192.0.2.1", "port": 81, "scheduler": "rr", "real_servers": [{"address": "192.0.2.10",
-                                                                                   "weight": 81}]},
+        {"address": "192.0.2.1", "port": 81, "scheduler": "rr",
+         "real_servers": [{"address": "192.0.2.10", "weight": 81}]},
         {"address": "192.0.2.1", "port": 82, "scheduler": "rr", "real_servers": [{"address": "192.0.2.10"}]},
         {"address": "192.0.2.1", "port": 83, "state": "absent"},
         {"address": "192.0.2.1", "port": 84, "state": "absent"},
