@@ -3,7 +3,9 @@
 Each test gets a fresh namespace ``lvsdr-ft-<random>`` with ``lo`` up and a
 veth pair ``eth0``/``eth1``; modules run as ``ip netns exec NS python
 <module file> <args JSON>``, so ``ip`` and ``/proc/sys/net`` are the
-namespace's.  Nothing outside the namespace is touched and no packet is sent.
+namespace's.  Nothing outside the namespace is touched.  Tests that need a
+neighbour on the link add the ``peer`` fixture: a second namespace holding
+``eth1``; packets then only travel between the two namespaces.
 """
 
 from __future__ import annotations
@@ -110,6 +112,22 @@ def netns() -> Iterator[Netns]:
         ns.sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
         ns.sh("ip", "link", "set", "eth0", "up")
         ns.sh("ip", "addr", "add", "198.51.100.10/24", "dev", "eth0")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def peer(netns: Netns) -> Iterator[Netns]:
+    """A second namespace on the other end of the veth pair: ``eth1`` up with 198.51.100.20/24, ``lo`` up."""
+    name = f"lvsdr-ft-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        netns.sh("ip", "link", "set", "eth1", "netns", name)
+        ns = Netns(name)
+        ns.sh("ip", "link", "set", "lo", "up")
+        ns.sh("ip", "link", "set", "eth1", "up")
+        ns.sh("ip", "addr", "add", "198.51.100.20/24", "dev", "eth1")
         yield ns
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
