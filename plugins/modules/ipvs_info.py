@@ -14,13 +14,17 @@ description:
     C(--rate --exact) and C(-Lnc) print -- services, schedulers, persistence, real servers with forwarding method,
     weight, thresholds, active and inactive connections, per-service and per-server counters and rates, and
     optionally the connection list.
+  - Also returns what the running kernel offers for IPVS (RV(kernel)) -- whether IPVS is present and which
+    schedulers are loaded, loadable or missing -- read from C(/proc), C(/sys) and C(/lib/modules) without
+    C(ipvsadm). With O(table=false) only that is read, so it works before C(ipvsadm) is installed and
+    without loading C(ip_vs); use it for pre-flight checks.
   - Read-only. A fixed number of C(ipvsadm) calls (at most five) whatever the size of the table.
   - Counters are folded by the kernel's 2-second estimator; read them at least 2 seconds after the traffic
     you want to see.
 author:
   - lvs.dr contributors (!UNKNOWN)
 requirements:
-  - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)).
+  - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)), unless O(table=false).
 attributes:
   check_mode:
     support: full
@@ -33,6 +37,14 @@ attributes:
     platforms: linux
     description: Linux with the IPVS kernel module and C(ipvsadm).
 options:
+  table:
+    description:
+      - Read the IPVS table with C(ipvsadm) (RV(version), RV(table_size), RV(services), RV(connections)).
+      - With V(false) only RV(kernel) is returned; neither C(ipvsadm) nor a loaded C(ip_vs) is needed, and
+        C(ip_vs) is not loaded as a side effect (C(ipvsadm) loads it when it is available but not loaded).
+        O(service) and O(connections) then cannot be used.
+    type: bool
+    default: true
   service:
     description:
       - Return only this virtual service (and, with O(connections), only its connections).
@@ -81,6 +93,20 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: ipvs.services[0].real_servers | map(attribute='stats.connections') | min > 0
 
+- name: Pre-flight, before ipvsadm is installed - IPVS and the round robin scheduler can be used
+  lvs.dr.ipvs_info:
+    table: false
+  register: ipvs_kernel
+
+- name: Fail clearly when the kernel lacks IPVS or the scheduler
+  ansible.builtin.assert:
+    that:
+      - ipvs_kernel.kernel.ipvs_available is not false
+      - "'rr' not in ipvs_kernel.kernel.schedulers.missing"
+    fail_msg: >-
+      kernel {{ ipvs_kernel.kernel.release }}: IPVS available {{ ipvs_kernel.kernel.ipvs_available }},
+      schedulers available {{ ipvs_kernel.kernel.schedulers.available }}
+
 - name: One service only, without rates
   lvs.dr.ipvs_info:
     service:
@@ -92,17 +118,17 @@ EXAMPLES = r"""
 RETURN = r"""
 version:
   description: IPVS version of the kernel.
-  returned: always
+  returned: when O(table=true)
   type: str
   sample: 1.2.1
 table_size:
   description: Size of the kernel's connection hash table.
-  returned: always
+  returned: when O(table=true)
   type: int
   sample: 4096
 services:
   description: Virtual services, sorted as ipvsadm lists them.
-  returned: always
+  returned: when O(table=true)
   type: list
   elements: dict
   contains:
@@ -155,6 +181,94 @@ services:
           lower_threshold: 0
           active_connections: 0
           inactive_connections: 6
+kernel:
+  description:
+    - What the running kernel offers for IPVS, read from files (no C(ipvsadm), no C(modprobe)). With
+      O(table=true) it is read after the table, so it reflects an C(ip_vs) that C(ipvsadm) just loaded.
+    - Also returned (as far as it could be read) when the module fails because IPVS or C(ipvsadm) is unusable.
+  returned: always
+  type: dict
+  contains:
+    release:
+      description: The running kernel's release (C(uname -r)).
+      type: str
+      returned: success
+    ipvs_present:
+      description: C(/proc/net/ip_vs) exists, that is C(ip_vs) is loaded or built in.
+      type: bool
+      returned: success
+    ipvs_available:
+      description:
+        - V(true) when IPVS is present or C(ip_vs) is a module of this kernel (loaded on first use, for example
+          by C(ipvsadm)), V(false) when the module index says this kernel has no C(ip_vs), V(null) when that
+          cannot be told (IPVS not present and no module index, typical in a container).
+      type: bool
+      returned: success
+    ipvs_version:
+      description: IPVS version from C(/proc/net/ip_vs); V(null) when IPVS is not present.
+      type: str
+      returned: success
+    ipvs_table_size:
+      description: Connection hash table size from C(/proc/net/ip_vs); V(null) when IPVS is not present.
+      type: int
+      returned: success
+    modules_index:
+      description:
+        - Whether C(modules.dep) and C(modules.builtin) of C(/lib/modules/<release>) could be read. Without them
+          (a container usually sees the host's C(/sys/module) but not its C(/lib/modules)) only the loaded
+          schedulers are known; the host kernel still loads a scheduler module on demand if it has one.
+      type: bool
+      returned: success
+    schedulers:
+      description:
+        - The kernel's schedulers (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos) by state. Each is in
+          exactly one of V(loaded), V(loadable), V(missing), V(unknown); V(available) is V(loaded) plus
+          V(loadable).
+      type: dict
+      returned: success
+      contains:
+        available:
+          description: Usable by a virtual service (loaded or loadable).
+          type: list
+          elements: str
+          returned: success
+        loaded:
+          description: In the running kernel now (C(/sys/module/ip_vs_<name>)) or built in (C(modules.builtin)).
+          type: list
+          elements: str
+          returned: success
+        loadable:
+          description:
+            - Not loaded, but listed in C(modules.dep) (any compression suffix); the kernel loads it the first
+              time a service uses it.
+          type: list
+          elements: str
+          returned: success
+        missing:
+          description:
+            - Not loaded and not in the module index of this kernel (for example V(twos) on Debian 12's kernel,
+              which is built without it).
+          type: list
+          elements: str
+          returned: success
+        unknown:
+          description: Not loaded, and no module index to tell whether it exists (RV(kernel.modules_index=false)).
+          type: list
+          elements: str
+          returned: success
+  sample:
+    release: 6.1.0-18-amd64
+    ipvs_present: true
+    ipvs_available: true
+    ipvs_version: 1.2.1
+    ipvs_table_size: 4096
+    modules_index: true
+    schedulers:
+      available: [rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh]
+      loaded: [rr, wlc]
+      loadable: [wrr, lc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh]
+      missing: [twos]
+      unknown: []
 connections:
   description:
     - The connection entries (protocol, expires in seconds, state, source/virtual/destination address and port).
@@ -169,11 +283,13 @@ connections:
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError, ServiceKey, VirtualService
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import ValidationError, validate_service_key
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm, IpvsadmError
 
 ARGUMENT_SPEC: dict[str, Any] = {
+    "table": {"type": "bool", "default": True},
     "service": {
         "type": "dict",
         "options": {
@@ -204,8 +320,21 @@ def filter_connections(
     return [c for c in connections if (c["destination_address"], c["destination_port"]) in servers]
 
 
+def kernel_info() -> dict[str, Any]:
+    """The ``kernel`` return value (a function so the unit tests can point it at fake trees)."""
+    return read_kernel_info().to_dict()
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not module.params["table"]:
+        for option, unused in (("service", None), ("connections", False)):
+            if module.params[option] != unused:
+                module.fail_json(
+                    msg=f"{option}: needs table=true (got {option}={module.params[option]!r} with table=false)",
+                    parameter=option,
+                )
+        module.exit_json(changed=False, kernel=kernel_info())
     key: Optional[ServiceKey] = None
     if module.params["service"] is not None:
         params = dict(module.params["service"])
@@ -219,7 +348,7 @@ def main() -> None:
         table = ipvsadm.read_full(stats=module.params["stats"], rate=module.params["rate"])
         connections = ipvsadm.connections() if module.params["connections"] else None
     except IpvsadmError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(kernel=kernel_info(), **exc.fail_kwargs())
     except IpvsParseError as exc:
         module.fail_json(msg=f"could not parse ipvsadm output: {exc}")
     services = table.services
@@ -232,6 +361,7 @@ def main() -> None:
         "version": table.version,
         "table_size": table.size,
         "services": [svc.to_dict(live=True) for svc in services],
+        "kernel": kernel_info(),
     }
     if connections is not None:
         result["connections"] = filter_connections(connections, key, selected) if key else connections

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "ipvsadm"
@@ -23,6 +24,25 @@ OUTPUT = {
 
 class Done(Exception):
     pass
+
+
+@pytest.fixture(autouse=True)
+def fake_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel with ip_vs and rr loaded, wlc loadable, the other schedulers absent from the module index."""
+    release = "6.1.0-18-amd64"
+    (tmp_path / "proc" / "net").mkdir(parents=True)
+    (tmp_path / "proc" / "net" / "ip_vs").write_text("IP Virtual Server version 1.2.1 (size=4096)\n")
+    for module in ("ip_vs", "ip_vs_rr"):
+        (tmp_path / "sys" / "module" / module).mkdir(parents=True)
+    index = tmp_path / "modules" / release
+    index.mkdir(parents=True)
+    ipvs = "kernel/net/netfilter/ipvs"
+    (index / "modules.dep").write_text(f"{ipvs}/ip_vs.ko.xz:\n{ipvs}/ip_vs_rr.ko.xz: {ipvs}/ip_vs.ko.xz\n"
+                                       f"{ipvs}/ip_vs_wlc.ko.xz: {ipvs}/ip_vs.ko.xz\n")
+    (index / "modules.builtin").write_text("kernel/net/ipv4/tcp_cubic.ko\n")
+    roots = {"proc_root": str(tmp_path / "proc"), "sys_root": str(tmp_path / "sys"),
+             "modules_root": str(tmp_path / "modules"), "release": release}
+    monkeypatch.setattr(ipvs_info, "read_kernel_info", lambda: read_kernel_info(**roots))
 
 
 @pytest.fixture
@@ -82,3 +102,39 @@ def test_filter_fwmark_ipv6(calls):
 def test_bad_filter_fails_before_ipvsadm(calls):
     result = run({"service": {"fwmark": 20, "address": "10.0.0.1"}})
     assert result["failed"] and result["msg"].startswith("service.address:") and calls == []
+
+
+def test_kernel_is_returned_with_the_table(calls):
+    result = run({"stats": False, "rate": False})
+    assert len(calls) == 2 and len(result["services"]) == 8
+    kernel = result["kernel"]
+    assert (kernel["release"], kernel["ipvs_present"], kernel["ipvs_version"]) == ("6.1.0-18-amd64", True, "1.2.1")
+    assert kernel["schedulers"]["available"] == ["rr", "wlc"] and kernel["schedulers"]["loaded"] == ["rr"]
+    assert "twos" in kernel["schedulers"]["missing"] and kernel["schedulers"]["unknown"] == []
+
+
+def test_table_false_needs_no_ipvsadm(calls, monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)  # not installed
+    result = run({"table": False}, check=True)
+    assert calls == [] and not result.get("failed")
+    assert set(result) == {"changed", "kernel"} and result["changed"] is False
+    assert result["kernel"]["schedulers"]["loadable"] == ["wlc"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"connections": True}, "connections: needs table=true (got connections=True with table=false)"),
+        ({"service": {"address": "192.0.2.150", "port": 80}}, "service: needs table=true"),
+    ],
+)
+def test_table_false_rejects_table_options(calls, args, message):
+    result = run({"table": False, **args})
+    assert result["failed"] and result["msg"].startswith(message) and calls == []
+
+
+def test_missing_ipvsadm_fails_with_the_kernel_facts(calls, monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)
+    result = run({})
+    assert result["failed"] and "ipvsadm was not found" in result["msg"]
+    assert result["kernel"]["ipvs_present"] is True and calls == []
