@@ -14,10 +14,11 @@ export ANSIBLE_FORCE_COLOR ?= 0
 # Scenarios run by `make test`, in order.
 SCENARIOS ?= modules default
 
-.PHONY: help deps venv collection lint sanity units molecule test lab lab-down lab-status benchmark
+.PHONY: help deps venv collection lint sanity units molecule test lab lab-down lab-status benchmark \
+	benchmark-ipvs benchmark-roles
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 deps: ## Install the Debian packages the lab needs (only missing ones)
 	@tools/install-deps
@@ -62,3 +63,9 @@ lab-status: ## Show the lab guest and its cache
 
 benchmark: venv ## Foundation numbers: lab host cold/warm, image builds, molecule stages
 	benchmarks/foundation.py
+
+benchmark-ipvs: venv ## lvs.dr.ipvs_service vs one ipvsadm call per rule, N=10/100/1000
+	tools/with-labhost benchmarks/ipvs_service.py
+
+benchmark-roles: venv ## site.yml on the four-node lab: cold, re-run, check mode, verify
+	tools/with-labhost benchmarks/roles.py
