@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""ansible-playbook with every module call answered by a recorder instead of the host.
+
+Usage: ansible_recorder.py HOSTS_JSON LOG_JSONL <ansible-playbook arguments>
+
+Everything that runs on the controller is the real ansible-core: playbook
+and role loading, argument-spec validation, include_vars, variable
+precedence, templating of every module argument, ``when``/``loop``,
+register, handlers, and the controller-side action plugins (``template``
+renders its file, ``package``/``service`` pick dnf/apt/systemd from the
+facts). Only the last step -- shipping a module to the host and running it
+-- is replaced: ``ActionBase._execute_module`` writes one JSON line per call
+(host, task, module, arguments, check mode) to LOG_JSONL and answers
+
+* ``setup`` with the host's ``facts`` from HOSTS_JSON (so a Debian
+  controller can stand for an EL 9 host),
+* ``service_facts`` with its ``services``,
+* ``stat`` (and the ``file`` peek of a diff) with "does not exist",
+* ``ansible.posix.selinux`` with ``reboot_required`` for ``state=disabled``,
+* anything else with ``changed: true``.
+
+So no module runs on this machine and nothing on it changes. What this
+cannot show is whether dnf, firewalld or SELinux would accept the calls on
+a real EL host.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+HOSTS: dict[str, dict[str, Any]] = {}
+LOG = ""
+PREFIXES = ("ansible.legacy.", "ansible.builtin.")
+
+
+def _short(name: str) -> str:
+    for prefix in PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+    if module in ("setup", "gather_facts"):
+        facts = {f"ansible_{key}": value for key, value in host.get("facts", {}).items()}
+        return {"changed": False, "ansible_facts": facts}
+    if module == "service_facts":
+        return {"changed": False, "ansible_facts": {"services": host.get("services", {})}}
+    if module == "stat":
+        return {"changed": False, "stat": {"exists": False}}
+    if module == "file" and args.get("_diff_peek"):
+        return {"changed": False, "state": "absent"}
+    if module == "ansible.posix.selinux":
+        return {"changed": True, "reboot_required": args.get("state") == "disabled"}
+    return {"changed": True}
+
+
+def _execute_module(self: ActionBase, module_name: str | None = None, module_args: dict[str, Any] | None = None,
+                    task_vars: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
+    module = _short(module_name or self._task.action)
+    args = dict(self._task.args if module_args is None else module_args)
+    host = (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr
+    entry = {
+        "host": host,
+        "task": self._task.get_name(),
+        "module": module,
+        "args": args,
+        "check_mode": bool(self._task.check_mode),
+    }
+    with open(LOG, "a", encoding="utf-8") as log:
+        log.write(json.dumps(entry, default=str, sort_keys=True) + "\n")
+    return _answer(module, args, HOSTS.get(host, {}))
+
+
+def main() -> int:
+    global LOG  # set once, before the workers fork
+    hosts_file, LOG, *args = sys.argv[1:]
+    with open(hosts_file, encoding="utf-8") as handle:
+        HOSTS.update(json.load(handle))
+    ActionBase._execute_module = _execute_module  # workers are forked from here and inherit it
+    from ansible.cli.playbook import main as playbook_main  # noqa: PLC0415 - after the patch
+
+    sys.argv = ["ansible-playbook", *args]
+    return playbook_main() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

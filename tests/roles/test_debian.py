@@ -1,0 +1,109 @@
+"""site.yml on the guide's lab as Debian 12 hosts, in check mode (see conftest and ansible_recorder).
+
+The Debian path is what Molecule runs for real; here the same run shows the
+exact calls and files, including the nftables table that the default
+``auto`` firewall keeps on a Debian host (no firewalld).
+"""
+
+from __future__ import annotations
+
+import re
+
+from roles_harness import DEB_VIP, lab_hosts
+
+FW = "lvs.dr.firewall : "
+SE = "lvs.dr.selinux : "
+VIP = DEB_VIP
+
+
+def test_check_run_succeeds(deb) -> None:
+    assert deb.rc == 0, deb.stderr[-3000:]
+    assert deb.failures() == {}
+
+
+def test_packages_come_from_apt_with_a_fresh_cache(deb) -> None:
+    apt = {"state": "present", "update_cache": True, "cache_valid_time": 3600}
+    assert ("apt", {"name": ["nftables"], **apt}) in deb.modules("director")
+    assert ("apt", {"name": ["ipvsadm"], **apt}) in deb.modules("director")
+    assert ("apt", {"name": ["nftables"], **apt}) in deb.modules("rs1")
+    assert ("apt", {"name": ["apache2"], **apt}) in deb.modules("rs1")
+    for host in ("director", "rs1", "rs2"):
+        assert not {"dnf", "ansible.posix.firewalld", "ansible.posix.selinux"} & set(deb.module_names(host))
+
+
+def test_auto_firewall_is_our_nftables_table(deb) -> None:
+    for host in ("director", "rs1"):
+        files = deb.files(host)
+        assert files["/etc/lvs-dr.nft"]["validate"] == "/usr/sbin/nft -c -f %s"
+        unit = files["/etc/systemd/system/lvs-dr-firewall.service"]["content"].splitlines()
+        assert "ExecStart=/usr/sbin/nft -f /etc/lvs-dr.nft" in unit
+        assert "ExecStop=-/usr/sbin/nft delete table inet lvs_dr" in unit
+        # Debian's nftables.service runs "flush ruleset" on start, restart and reload: come after it and follow it.
+        assert any(line.startswith("After=") and "nftables.service" in line for line in unit)
+        assert {"PartOf=nftables.service", "ReloadPropagatedFrom=nftables.service"} <= set(unit)
+        assert ("systemd_service", {"name": "lvs-dr-firewall.service", "enabled": True, "state": "reloaded",
+                                    "daemon_reload": True}) in deb.modules(host)
+
+
+def _rules(text: str) -> list[str]:
+    """The rule lines of the table (no comments, no chain headers)."""
+    return [line.strip() for line in text.splitlines()
+            if line.startswith("\t\t") and not line.strip().startswith(("#", "type "))]
+
+
+def test_director_table_opens_exactly_the_virtual_service_and_ssh(deb) -> None:
+    text = deb.files("director")["/etc/lvs-dr.nft"]["content"]
+    assert text.splitlines()[0] == "#!/usr/sbin/nft -f"
+    head = [line for line in text.splitlines() if line and not line.startswith("#")][:3]
+    assert head == ["table inet lvs_dr", "delete table inet lvs_dr", "table inet lvs_dr {"]
+    assert "type filter hook input priority filter; policy drop;" in text
+    assert _rules(text) == [
+        "ct state established,related accept",
+        'iif "lo" accept',
+        "meta l4proto { icmp, ipv6-icmp } accept",
+        "ip6 saddr fe80::/10 udp dport 546 accept",
+        "tcp dport { 22 } accept",
+        f"ip daddr {VIP} tcp dport 80 accept",
+        f"ip daddr {VIP} tcp dport 80 notrack",
+    ]
+    assert "type filter hook prerouting priority raw; policy accept;" in text
+    # Never the PITFALLS-4 trap, never anybody else's rules.
+    assert not re.search(r"^\s*ct state invalid drop", text, re.M)
+    assert not re.search(r"^\s*flush ruleset", text, re.M)
+    assert set(re.findall(r"^(?:delete )?table (\S+ \S+)", text, re.M)) == {"inet lvs_dr"}
+
+
+def test_realserver_table_opens_its_port_and_ssh_without_notrack(deb) -> None:
+    text = deb.files("rs1")["/etc/lvs-dr.nft"]["content"]
+    assert _rules(text)[-2:] == ["tcp dport { 22 } accept", "tcp dport 80 accept"]
+    assert "notrack" not in text
+
+
+def test_director_boot_owner_on_debian(deb) -> None:
+    files = deb.files("director")
+    assert 'AUTO="false"' in files["/etc/default/ipvsadm"]["content"].splitlines()
+    unit = files["/etc/systemd/system/lvs-dr-director.service"]["content"].splitlines()
+    assert f"ExecStart=/sbin/ip -4 addr replace {VIP}/24 dev ens33 label ens33:8" in unit
+    assert "ExecStart=/bin/sh -c 'test -n \"$(ipvsadm -Sn)\" || ipvsadm-restore < /etc/ipvsadm.rules'" in unit
+    assert not any(path.startswith("/etc/sysconfig") for path in files)
+
+
+def test_selinux_request_on_debian_is_a_note_not_a_failure(deb) -> None:
+    note = [result for name, _, result in deb.tasks["rs1"]
+            if name == SE + "Say what was not done or still needs a reboot"]
+    assert note and "SELinux is not available on this host" in note[0]["msg"]
+    assert "permissive skipped" in note[0]["msg"]
+    assert deb.status("rs1", SE + "Set the SELinux mode (guide step 1.2)") == "skipped"
+    assert deb.status("director", SE + "Say what was not done or still needs a reboot") == "skipped"  # keep
+
+
+def test_unmanaged_touches_no_firewall(run_site) -> None:
+    run = run_site(lab_hosts("debian12"), "director_firewall=unmanaged", "realserver_firewall=unmanaged")
+    assert run.rc == 0 and run.failures() == {}
+    for host in ("director", "rs1"):
+        names = run.module_names(host)
+        assert "service_facts" not in names
+        assert "/etc/lvs-dr.nft" not in run.files(host)
+        assert ("apt", {"name": ["nftables"], "state": "present", "update_cache": True,
+                        "cache_valid_time": 3600}) not in run.modules(host)
+        assert [name for name in run.names(host) if name.startswith(FW) and "Validating" not in name] == []
