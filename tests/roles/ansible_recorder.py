@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """ansible-playbook with every module call answered by a recorder instead of the host.
 
 Usage: ansible_recorder.py HOSTS_JSON LOG_JSONL <ansible-playbook arguments>

@@ -70,7 +70,6 @@ def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
     yield _run
 
 
-
 @pytest.fixture(scope="session")
 def el9(run_site: Callable[..., Run]) -> Run:
     """Default variables; firewalld installed and running, SELinux enforcing: what a fresh EL 9 host has."""

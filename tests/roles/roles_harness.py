@@ -89,16 +89,17 @@ class Run:
 
     def status(self, host: str, name: str) -> str:
         """Outcome of the task called ``name`` (full name, with its ``role : `` prefix) on ``host``."""
-        found = [status for task, status, _ in self.tasks.get(host, []) if task == name]
+        found = [status for task, status, _result in self.tasks.get(host, []) if task == name]
         assert len(found) == 1, f"{host}: task {name!r} ran {len(found)} times; tasks: {self.names(host)}"
         return found[0]
 
     def names(self, host: str, *, skipped: bool = False) -> list[str]:
-        return [name for name, status, _ in self.tasks.get(host, []) if (status == "skipped") == skipped]
+        return [name for name, status, _result in self.tasks.get(host, []) if (status == "skipped") == skipped]
 
     def failures(self) -> dict[str, list[str]]:
-        return {host: [f"{name}: {result.get('msg')}" for name, status, result in tasks if status == "failed"]
-                for host, tasks in self.tasks.items() if any(status == "failed" for _, status, _ in tasks)}
+        failed = {host: [f"{name}: {result.get('msg')}" for name, status, result in tasks if status == "failed"]
+                  for host, tasks in self.tasks.items()}
+        return {host: messages for host, messages in failed.items() if messages}
 
     def modules(self, host: str) -> list[tuple[str, dict[str, Any]]]:
         """The modules that would change or read the host, in order (fact gathering and file probes left out)."""
@@ -107,12 +108,12 @@ class Run:
                 if call["host"] == host and call["module"] not in probes and not call["args"].get("_diff_peek")]
 
     def module_names(self, host: str) -> list[str]:
-        return [module for module, _ in self.modules(host)]
+        return [module for module, _args in self.modules(host)]
 
     def files(self, host: str) -> dict[str, dict[str, Any]]:
         """dest -> {content, mode, validate} of every file a template task would write (check mode + diff)."""
         written: dict[str, dict[str, Any]] = {}
-        for _, status, result in self.tasks.get(host, []):
+        for _name, status, result in self.tasks.get(host, []):
             if result.get("action") != "ansible.builtin.template" or status == "skipped":
                 continue
             for item in result.get("results") or [result]:

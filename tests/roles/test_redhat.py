@@ -53,7 +53,7 @@ def test_director_tasks_and_module_calls(el9) -> None:
 def test_realserver_tasks_and_module_calls(el9) -> None:
     for host in ("rs1", "rs2"):
         modules = el9.modules(host)
-        names = [module for module, _ in modules]
+        names = [module for module, _args in modules]
         assert ("dnf", {"name": ["httpd"], "state": "present"}) in modules
         assert ("systemd", {"name": "httpd", "enabled": True, "state": "started"}) in modules
         assert ("ansible.posix.firewalld", {"port": "80/tcp", "permanent": True, "immediate": True,
