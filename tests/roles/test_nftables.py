@@ -6,13 +6,14 @@ addresses 198.51.100.0/24), with connect timeouts of one second.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from roles_harness import DEB_VIP, FIREWALLD_STOPPED, lab_hosts
+from roles_harness import DEB_VIP, FIREWALLD_RUNNING, FIREWALLD_STOPPED, lab_hosts
 
 NFT = shutil.which("nft")
 pytestmark = pytest.mark.skipif(NFT is None, reason="nft is not installed (Debian package nftables)")
@@ -187,3 +188,48 @@ def test_director_table_admits_the_service_only_at_the_vip_and_skips_conntrack(d
                                                          r"sport=\d+ dport=(\d+)", listing.stdout, re.M)}
     assert (CLIENT, SERVER, "22") in originals  # tracked as usual
     assert (CLIENT, DEB_VIP, "80") not in originals  # notrack
+
+
+def test_every_kind_of_virtual_service_maps_to_its_rule(run_site, tmp_path) -> None:
+    """UDP, IPv6, all-ports (port 0), firewall-mark (ports from director_firewall_ports) and absent services."""
+    rs = [{"address": "198.51.100.11"}]
+    services = [
+        {"protocol": "udp", "address": DEB_VIP, "port": 53, "real_servers": rs},
+        {"address": "2001:db8::150", "port": 80, "real_servers": [{"address": "2001:db8::11"}]},
+        {"address": DEB_VIP, "port": 0, "persistence_timeout": 300, "real_servers": rs},
+        {"fwmark": 7, "real_servers": rs},
+        {"address": DEB_VIP, "port": 8080, "state": "absent", "real_servers": rs},
+    ]
+    extra = {"director_services": services, "director_vip": DEB_VIP,
+             "director_firewall_ports": [{"port": 443}, {"port": 4443, "protocol": "udp", "address": DEB_VIP}]}
+    run = run_site(lab_hosts("debian12"), json.dumps(extra))
+    assert run.rc == 0 and run.failures() == {}, run.stderr[-2000:]
+    path = rendered(run, "director", tmp_path)
+    text = path.read_text()
+    preamble = {"ct state established,related accept", 'iif "lo" accept', "meta l4proto { icmp, ipv6-icmp } accept",
+                "ip6 saddr fe80::/10 udp dport 546 accept", "tcp dport { 22 } accept"}
+    accepted = sorted(line.strip() for line in text.splitlines()
+                      if line.strip().endswith(" accept") and line.strip() not in preamble)
+    assert accepted == sorted([
+        f"ip daddr {DEB_VIP} udp dport 53 accept",
+        "ip6 daddr 2001:db8::150 tcp dport 80 accept",
+        f"ip daddr {DEB_VIP} meta l4proto tcp accept",
+        "tcp dport 443 accept",
+        f"ip daddr {DEB_VIP} udp dport 4443 accept",
+    ])
+    assert "8080" not in text  # an absent service opens nothing
+    untracked = sorted(line.strip() for line in text.splitlines() if line.strip().endswith(" notrack"))
+    assert untracked == sorted([
+        f"ip daddr {DEB_VIP} udp dport 53 notrack",
+        "ip6 daddr 2001:db8::150 tcp dport 80 notrack",
+        f"ip daddr {DEB_VIP} meta l4proto tcp notrack",
+        f"ip daddr {DEB_VIP} udp dport 4443 notrack",
+    ])
+    result = nft_check(path)
+    if "Operation not permitted" not in result.stderr:
+        assert result.returncode == 0, result.stderr
+    # The same services with firewalld (EL 9): one port/protocol each, every address; port 0 is the whole range.
+    el9 = run_site(lab_hosts("el9", FIREWALLD_RUNNING), json.dumps(extra))
+    assert el9.rc == 0 and el9.failures() == {}, el9.stderr[-2000:]
+    opened = sorted(args["port"] for module, args in el9.modules("director") if module == "ansible.posix.firewalld")
+    assert opened == ["1-65535/tcp", "443/tcp", "4443/udp", "53/udp", "80/tcp"]
