@@ -44,8 +44,8 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff
 sanity: venv ## ansible-test sanity (in its own venvs)
 	tools/ansible-test sanity --venv --python 3.11
 
-units: venv ## Unit tests, then functional tests on this kernel (network namespaces)
-	pytest -q -p no:cacheprovider tests/unit tests/functional tests/tools
+units: venv ## Unit, functional (network namespaces) and role (recorded check-mode) tests
+	pytest -q -p no:cacheprovider tests/unit tests/functional tests/tools tests/roles
 
 molecule: venv ## Molecule scenarios on a Docker engine with IPVS
 	tools/with-labhost bash -c 'for s in $(SCENARIOS); do molecule test -s $$s; done'

@@ -16,6 +16,11 @@ facts). Only the last step -- shipping a module to the host and running it
 * ``service_facts`` with its ``services``,
 * ``stat`` (and the ``file`` peek of a diff) with "does not exist",
 * ``ansible.posix.selinux`` with ``reboot_required`` for ``state=disabled``,
+* ``lvs.dr.ipvs_info`` (the director's pre-flight) with a kernel that has
+  IPVS and every scheduler but the host's ``missing_schedulers``,
+* ``lvs.dr.arp_probe`` from the host's ``arp`` map (address -> answered),
+  else a healthy segment: nobody answers the duplicate-address probe of the
+  VIP (no ``source``), every real server answers its probe (with ``source``),
 * anything else with ``changed: true``.
 
 So no module runs on this machine and nothing on it changes. What this
@@ -55,6 +60,18 @@ def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str
         return {"changed": False, "state": "absent"}
     if module == "ansible.posix.selinux":
         return {"changed": True, "reboot_required": args.get("state") == "disabled"}
+    if module == "lvs.dr.ipvs_info":
+        schedulers = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]
+        missing = host.get("missing_schedulers", [])
+        present = [name for name in schedulers if name not in missing]
+        return {"changed": False, "services": [], "kernel": {
+            "release": "recorded", "ipvs_present": True, "ipvs_available": True,
+            "schedulers": {"available": present, "loaded": present, "loadable": [], "missing": missing,
+                           "unknown": []}}}
+    if module == "lvs.dr.arp_probe":
+        answered = bool(host.get("arp", {}).get(args.get("address"), bool(args.get("source"))))
+        return {"changed": False, "address": args.get("address"), "answered": answered,
+                "answers": [{"mac": "00:0c:29:00:00:99", "ip": args.get("address")}] if answered else []}
     return {"changed": True}
 
 

@@ -85,7 +85,7 @@ def test_director_vip_on_nic(host: Host) -> None:
 def test_director_rules_saved_and_live(host: Host) -> None:
     _role(host, DIRECTORS)
     rules = host.file("/etc/ipvsadm.rules")
-    assert rules.is_file and rules.mode == 0o600
+    assert rules.is_file and rules.user == "root" and not rules.mode & 0o022
     saved = rules.content_string
     assert f"-A -t {VIP}:80 -s rr" in saved
     assert len(re.findall(rf"-a -t {re.escape(VIP)}:80 -r \S+:80 -g -w 1", saved)) == len(REALSERVERS)
@@ -98,3 +98,24 @@ def test_director_single_boot_owner(host: Host) -> None:
     unit = host.service("lvs-dr-director.service")
     assert unit.is_enabled and unit.is_running
     assert 'AUTO="false"' in host.file("/etc/default/ipvsadm").content_string
+
+
+# --------------------------------------------------------------------- both: the default firewall
+
+
+@pytest.mark.parametrize("group", ["directors", "realservers"])
+def test_firewall_on_and_only_the_service_open(host: Host, group: str) -> None:
+    _role(host, DIRECTORS if group == "directors" else REALSERVERS)
+    unit = host.service("lvs-dr-firewall.service")
+    assert unit.is_enabled and unit.is_running
+    table = host.check_output("nft list table inet lvs_dr")
+    assert "policy drop;" in table
+    accepts = [line.strip() for line in table.splitlines() if line.strip().endswith("accept")]
+    if group == "directors":
+        assert f"ip daddr {VIP} tcp dport 80 accept" in accepts, table
+    else:
+        assert "tcp dport 80 accept" in accepts, table
+    # nothing else but state, loopback, ICMP, DHCPv6 replies and SSH
+    others = [line for line in accepts if "dport 80" not in line]
+    assert all(("ct state" in line or "iif" in line or "icmp" in line or "dport 22" in line
+                or "dport { 22 }" in line or "546" in line) for line in others), others

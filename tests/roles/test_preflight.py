@@ -1,0 +1,76 @@
+"""The director's pre-flight checks, in the check-mode site.yml run (see conftest and ansible_recorder).
+
+They read only (ipvs_info with table=false, ARP probes) and come before
+anything that changes the host; a failing check names the variable and the
+value, and the director is left untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from roles_harness import DEB_VIP, LAB, Run, lab_hosts
+
+READ_ONLY = {"lvs.dr.ipvs_info", "lvs.dr.arp_probe", "service_facts"}
+
+
+def _with(host: str, **profile: Any) -> dict[str, Any]:
+    hosts = lab_hosts("debian12")
+    hosts[host].update(profile)
+    return hosts
+
+
+def _site(run_site: Callable[..., Run], hosts: dict[str, Any], *extra: str) -> Run:
+    return run_site(hosts, f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}", *extra)
+
+
+def _director_changed_nothing(run: Run) -> None:
+    assert set(run.module_names("director")) <= READ_ONLY, run.module_names("director")
+
+
+def test_probes_come_first_and_read_only(deb: Run) -> None:
+    modules = deb.modules("director")
+    names = [name for name, _args in modules]
+    assert names[:4] == ["lvs.dr.ipvs_info", "lvs.dr.arp_probe", "lvs.dr.arp_probe", "lvs.dr.arp_probe"], names
+    assert modules[0][1]["table"] is False
+    vip_probe, *rs_probes = (args for name, args in modules[1:4])
+    assert vip_probe["address"] == DEB_VIP and vip_probe["device"] == "ens33" and not vip_probe.get("source")
+    assert sorted(args["address"] for args in rs_probes) == [LAB["rs1"], LAB["rs2"]]
+    assert {args["source"] for args in rs_probes} == {LAB["director"]}
+    for host in ("rs1", "rs2"):
+        assert "lvs.dr.arp_probe" not in deb.module_names(host)
+
+
+def test_vip_already_answered_fails_naming_it(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, _with("director", arp={DEB_VIP: True}))
+    assert run.rc != 0
+    (message,) = run.failures()["director"]
+    assert f"director_vip: {DEB_VIP} is already answered for on ens33" in message
+    _director_changed_nothing(run)
+
+
+def test_silent_real_server_fails_naming_it(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, _with("director", arp={LAB["rs2"]: False}))
+    (message,) = run.failures()["director"]
+    assert f"real servers {LAB['rs2']} do not answer ARP on ens33" in message
+    _director_changed_nothing(run)
+
+
+def test_missing_scheduler_fails_naming_it(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, _with("director", missing_schedulers=["rr"]), "director_scheduler=rr")
+    (message,) = run.failures()["director"]
+    assert "director_scheduler / director_services: scheduler(s) rr not available" in message
+    _director_changed_nothing(run)
+
+
+def test_missing_interface_fails_naming_it(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, lab_hosts("debian12"), "director_interface=ens99")
+    (message,) = run.failures()["director"]
+    assert "director_interface: no interface 'ens99' on this host" in message
+    _director_changed_nothing(run)
+
+
+def test_preflight_can_be_switched_off(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, _with("director", arp={DEB_VIP: True}), "director_preflight=false")
+    assert run.failures() == {}
+    assert not {"lvs.dr.ipvs_info", "lvs.dr.arp_probe"} & set(run.module_names("director"))
