@@ -106,3 +106,28 @@ def test_unmanaged_touches_no_firewall(run_site) -> None:
         assert ("apt", {"name": ["nftables"], "state": "present", "update_cache": True,
                         "cache_valid_time": 3600}) not in run.modules(host)
         assert [name for name in run.names(host) if name.startswith(FW) and "Validating" not in name] == []
+
+
+def test_boolean_switches_given_as_strings_on_the_command_line(run_site) -> None:
+    """``-e name=false`` arrives as the string "false": every switch must read it as a boolean."""
+    run = run_site(lab_hosts("debian12"), f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}",
+                   "director_ip_forward=true", "director_save=false", "realserver_web_enabled=false")
+    assert run.rc == 0, run.stderr[-3000:]
+    assert run.failures() == {}
+    director = run.files("director")
+    assert "net.ipv4.ip_forward = 1" in director["/etc/sysctl.d/lvs-dr-director.conf"]["content"]
+    unit = director["/etc/systemd/system/lvs-dr-director.service"]["content"]
+    assert "ipvsadm" not in unit.split("[Unit]", 1)[1]
+    (args,) = [args for module, args in run.modules("director") if module == "lvs.dr.ipvs_service"]
+    assert args["save"] in (False, "false")
+    for host in ("rs1", "rs2"):
+        assert ("apt", {"name": ["apache2"], "state": "present", "update_cache": True, "cache_valid_time": 3600}) \
+            not in run.modules(host)
+        assert "/var/www/html/index.html" not in run.files(host)
+
+
+def test_boolean_switches_off_by_default_stay_off(deb) -> None:
+    assert "/etc/sysctl.d/lvs-dr-director.conf" not in deb.files("director")
+    unit = deb.files("director")["/etc/systemd/system/lvs-dr-director.service"]["content"]
+    assert "ipvsadm-restore < /etc/ipvsadm.rules" in unit
+    assert "/var/www/html/index.html" in deb.files("rs1")
