@@ -1,6 +1,6 @@
 """Files, units and services the roles own, read over ``docker exec`` after the reboot.
 
-Run by molecule/default/verify.yml with ``--hosts=docker://...`` and the VIP and
+Run by extensions/molecule/default/verify.yml with ``--hosts=docker://...`` and the VIP and
 groups in the environment (LVS_DR_VIP, LVS_DR_DIRECTORS, LVS_DR_REALSERVERS).
 """
 
