@@ -11,7 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PY_COLORS ?= 0
 export ANSIBLE_FORCE_COLOR ?= 0
-# Scenarios run by `make test`, in order.
+# Scenarios run by `make test`, side by side (LVS_DR_MOLECULE_SERIAL=1: in order).
 SCENARIOS ?= modules default
 
 .PHONY: help deps venv collection lint sanity units molecule test lab lab-down lab-status benchmark \
@@ -47,8 +47,8 @@ sanity: venv ## ansible-test sanity (in its own venvs)
 units: venv ## Unit, functional (network namespaces) and role (recorded check-mode) tests
 	pytest -q -p no:cacheprovider tests/unit tests/functional tests/tools tests/roles
 
-molecule: venv ## Molecule scenarios on a Docker engine with IPVS
-	tools/with-labhost bash -c 'for s in $(SCENARIOS); do molecule test -s $$s; done'
+molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
+	tools/with-labhost tools/molecule-scenarios $(SCENARIOS)
 
 test: lint sanity units molecule ## Everything: lint, sanity, unit and Molecule tests
 

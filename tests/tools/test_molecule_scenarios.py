@@ -1,0 +1,78 @@
+"""tools/molecule-scenarios with a stand-in ``molecule`` on PATH (no engine needed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "molecule-scenarios"
+
+# Records its arguments and start/end times; the scenario "broken" fails.
+FAKE = """#!/bin/sh
+echo "start $3 $(date +%s.%N)" >> "$LOG"
+echo "output of $3"
+sleep 1
+echo "end $3 $(date +%s.%N)" >> "$LOG"
+[ "$3" = broken ] && exit 3
+exit 0
+"""
+
+
+@pytest.fixture
+def fake(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "molecule").write_text(FAKE)
+    (bin_dir / "molecule").chmod(0o755)
+    log = tmp_path / "calls.log"
+
+    def run(*scenarios: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+        proc = subprocess.run([str(SCRIPT), *scenarios], capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LOG": str(log), **env})
+        calls = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+        return proc, calls
+
+    return run
+
+
+def _span(calls: list[list[str]], scenario: str) -> tuple[float, float]:
+    start = next(float(c[2]) for c in calls if c[:2] == ["start", scenario])
+    end = next(float(c[2]) for c in calls if c[:2] == ["end", scenario])
+    return start, end
+
+
+def test_scenarios_run_side_by_side_with_prefixed_output(fake) -> None:
+    proc, calls = fake("modules", "default")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[modules] output of modules" in proc.stdout.splitlines()
+    assert "[default] output of default" in proc.stdout.splitlines()
+    assert "molecule-scenarios: modules passed" in proc.stdout
+    assert "molecule-scenarios: default passed" in proc.stdout
+    (m_start, m_end), (d_start, d_end) = _span(calls, "modules"), _span(calls, "default")
+    assert d_start < m_end and m_start < d_end  # they overlapped
+
+
+def test_one_failing_scenario_fails_the_run_after_the_others_finish(fake) -> None:
+    proc, calls = fake("broken", "default")
+    assert proc.returncode == 1
+    assert "molecule-scenarios: broken FAILED" in proc.stdout
+    assert "molecule-scenarios: default passed" in proc.stdout
+    assert [c[:2] for c in calls if c[1] == "default"][-1] == ["end", "default"]
+
+
+def test_serial_mode_runs_one_after_the_other(fake) -> None:
+    proc, calls = fake("broken", "default", LVS_DR_MOLECULE_SERIAL="1")
+    assert proc.returncode == 1
+    (_b_start, b_end), (d_start, _d_end) = _span(calls, "broken"), _span(calls, "default")
+    assert b_end <= d_start
+
+
+def test_no_scenario_is_a_usage_error(fake) -> None:
+    proc, calls = fake()
+    assert proc.returncode == 2
+    assert "usage" in proc.stderr
+    assert calls == []
