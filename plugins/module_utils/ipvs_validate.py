@@ -168,9 +168,22 @@ def _netmask(value: Any, family: str, parameter: str) -> str:
         raise ValidationError(parameter, value, str(exc)) from None
 
 
+REAL_SERVER_OPTIONS = ("address", "port", "forwarding", "weight", "upper_threshold", "lower_threshold")
+
+
+def _known_options(params: Mapping[str, Any], known: Sequence[str], parameter: str) -> None:
+    """Unknown keys in one dictionary entry fail, as Ansible's own option check would."""
+    unknown = sorted(str(name) for name in params if name not in known)
+    if unknown:
+        raise ValidationError(
+            parameter, unknown, f"unsupported option(s) {', '.join(unknown)}; supported: {', '.join(known)}"
+        )
+
+
 def validate_real_server(params: Mapping[str, Any], key: ServiceKey, prefix: str) -> RealServer:
     if not isinstance(params, Mapping):
         raise ValidationError(prefix, params, "must be a dictionary with at least address")
+    _known_options(params, REAL_SERVER_OPTIONS, prefix)
     if params.get("address") is None:
         raise ValidationError(_name(prefix, "address"), _MISSING, "is required")
     address = _address(params["address"], _name(prefix, "address"))
@@ -292,6 +305,8 @@ def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:
     seen: dict[ServiceKey, int] = {}
     default_state = params.get("state") or "present"
     for index, raw in enumerate(services):
+        if isinstance(raw, Mapping):
+            _known_options(raw, SINGLE_SERVICE_OPTIONS, f"services[{index}]")
         item = {**raw, "state": raw.get("state") or default_state} if isinstance(raw, Mapping) else raw
         entry = validate_service(item, f"services[{index}]")
         key = entry.service.key

@@ -84,6 +84,14 @@ BAD = [
     ("services-with-single", {"services": [svc()], "address": "10.0.0.1"}, "address", "cannot be combined"),
     ("services-not-list", {"services": "x"}, "services", "'x'"),
     ("weight-bool", svc(real_servers=[{"address": "10.0.0.2", "weight": True}]), "real_servers[0].weight", "True"),
+    ("services-unknown-option", {"services": [svc(), svc(port=81, schedular="rr")]}, "services[1]",
+     "unsupported option(s) schedular"),
+    ("services-nested-unknown-option", {"services": [svc(real_servers=[{"address": "10.0.0.2", "wieght": 2}])]},
+     "services[0].real_servers[0]", "unsupported option(s) wieght"),
+    ("services-nested-not-dict", {"services": [svc(), "10.0.0.1:80"]}, "services[1]", "'10.0.0.1:80'"),
+    ("services-nested-port-text", {"services": [svc(port="http")]}, "services[0].port", "'http'"),
+    ("services-nested-flags-not-list", {"services": [svc(scheduler="sh", scheduler_flags=5)]},
+     "services[0].scheduler_flags", "(got 5)"),
 ]
 
 
@@ -115,6 +123,20 @@ def test_every_kernel_scheduler_accepted(scheduler):
 def test_scheduler_flags_normalised(scheduler, flags):
     entry = validate_service(svc(scheduler=scheduler, scheduler_flags=flags))
     assert entry.service.scheduler_flags == tuple(sorted(flags))
+
+
+def test_services_entries_take_text_numbers_and_defaults_like_the_top_level():
+    """The services entries are checked here alone (no Ansible suboption pass): same coercions and defaults."""
+    (entry,) = validate_request({"services": [{"address": "192.168.206.150", "port": "80", "scheduler": "sh",
+                                               "scheduler_flags": "sh-port,sh-fallback",
+                                               "persistence_timeout": "300",
+                                               "real_servers": [{"address": "10.0.0.2", "weight": "3"},
+                                                                {"address": "10.0.0.3"}]}]})
+    service = entry.service
+    assert (service.key.port, service.persistence_timeout) == (80, 300)
+    assert service.scheduler_flags == ("sh-fallback", "sh-port")
+    assert [(rs.weight, rs.upper_threshold, rs.lower_threshold, rs.forwarding) for rs in service.real_servers] == [
+        (3, 0, 0, "dr"), (1, 0, 0, "dr")]
 
 
 def test_defaults_and_normalisation():

@@ -353,6 +353,13 @@ def test_validation_error_wins_over_missing_ipvs(kernel: FakeKernel) -> None:
     assert unavailable["failed"] and "no usable IPVS" in unavailable["msg"]
 
 
+def test_unknown_option_in_a_services_entry_fails_before_ipvsadm(kernel: FakeKernel) -> None:
+    bad = run(ipvs_service, {"services": [WEB, dict(WEB, port=81, real_servers=[{"address": "10.0.0.2",
+                                                                                 "wieght": 2}])]})
+    assert bad["failed"] and bad["msg"].startswith("services[1].real_servers[0]: unsupported option(s) wieght")
+    assert kernel.calls == []
+
+
 def test_argument_spec_errors(kernel: FakeKernel) -> None:
     both = run(ipvs_service, {"fwmark": 5, "address": "10.0.0.1", "port": 80})
     assert both["failed"] and "mutually exclusive" in both["msg"]
