@@ -22,9 +22,13 @@ What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
   ``ansible-playbook`` over ``community.docker.docker`` with pipelining, from an empty table, as a no-op
   re-run and with one weight changed. Three times per case: the ``ansible-playbook`` wall time, the task's
   own duration (``ansible.posix.json`` callback), and the module alone ("pure": the AnsiballZ payload
-  kept from an extra run and executed in the container, timed there, so no Ansible controller overhead).
+  kept from an extra run and executed in the container, timed there, so no Ansible controller overhead);
+* the parts, to tell the module's own cost from what any design pays: the floor (``ansible.builtin.ping``
+  the same three ways but without the task time: what every module run costs before doing anything), the
+  two ``ipvsadm -Ln`` reads of the full table, and the whole table as one ``ipvsadm -R`` batch from empty.
 
-Prints a Markdown table and a linearity note. The issue's goals are reported, not asserted: at N=1000
+Prints a Markdown table, the floor and parts (with no-op / from-empty recomputed above the floor) and a
+linearity note. The issue's goals are reported, not asserted: at N=1000
 from-empty >= 20x faster than per-rule, no-op <= 20 % of from-empty, time about linear in N.
 Needs ``ansible-playbook`` (the project venv's is preferred) and the ``docker`` CLI.
 """
@@ -64,6 +68,17 @@ PLAYBOOK = """\
       lvs.dr.ipvs_service:
         services: "{{ bench_services }}"
       register: bench_result
+"""
+
+# The floor every module run pays whatever it does: the same connection, Python start-up, AnsiballZ unpacking
+# and the import of ansible.module_utils.basic, measured with the smallest module there is.
+FLOOR_PLAYBOOK = """\
+- name: floor
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: ping
+      ansible.builtin.ping:
 """
 
 
@@ -181,7 +196,7 @@ class Ansible:
     tmp: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, svcs: list[dict[str, Any]], keep_remote: bool = False) -> Run:
+    def run(self, svcs: list[dict[str, Any]], keep_remote: bool = False, playbook: str = "bench.yml") -> Run:
         vars_file = self.tmp / "vars.json"
         vars_file.write_text(json.dumps({"bench_services": svcs}), encoding="utf-8")
         env = dict(self.env)
@@ -189,7 +204,7 @@ class Ansible:
             env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="0")
         cmd = [self.playbook_bin, "-i", f"{NAME},", "-c", "community.docker.docker",
                "-e", "ansible_python_interpreter=/usr/bin/python3", "-e", f"@{vars_file}",
-               str(self.tmp / "bench.yml")]
+               str(self.tmp / playbook)]
         start = time.monotonic()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - start
@@ -238,10 +253,10 @@ def ansible_env() -> dict[str, str]:
 # --------------------------------------------------------------------------- measurement
 
 
-def capture_payload(name: str) -> str:
+def capture_payload(name: str, module: str = "ipvs_service") -> str:
     """Move the newest kept AnsiballZ payload to WORK/<name>.py; return its path."""
     path = f"{WORK}/{name}.py"
-    sh(f"mkdir -p {WORK}; f=$(ls -t ~/.ansible/tmp/ansible-tmp-*/AnsiballZ_ipvs_service.py | head -n 1); "
+    sh(f"mkdir -p {WORK}; f=$(ls -t ~/.ansible/tmp/ansible-tmp-*/AnsiballZ_{module}.py | head -n 1); "
        f'mv "$f" {path}; rm -rf ~/.ansible/tmp/ansible-tmp-*')
     return path
 
@@ -257,6 +272,10 @@ class Row:
     pure_empty: float = 0.0
     pure_noop: float = 0.0
     pure_change: float = 0.0
+    floor: Optional[Run] = None  # ansible.builtin.ping: what any module run costs
+    pure_floor: float = 0.0
+    reads: float = 0.0  # ipvsadm -Ln plus -Ln --thresholds on the full table: what every run reads
+    batch: float = 0.0  # the whole table as one ipvsadm -R from empty: the apply alone
     load: str = ""  # the engine's 1-minute load average before / after: other users skew the timings
 
 
@@ -270,13 +289,26 @@ def measure(n: int, ansible: Ansible, rerun_max: int) -> Row:
     svcs = services(n)
     changed = one_change(svcs)
     expect = (n, n * SERVERS_PER_SERVICE)
-    put_file(f"{WORK}/guide.sh", guide_script(svcs))
+    script = guide_script(svcs)
+    put_file(f"{WORK}/guide.sh", script)
+    put_file(f"{WORK}/batch.txt", "".join(line[len("ipvsadm "):] + "\n" for line in script.splitlines()
+                                           if line.startswith("ipvsadm ")))
 
     sh("ipvsadm -C")
     row.base_empty = timed_in_container(f"sh {WORK}/guide.sh")
     check("baseline built the table", count_table() == expect)
     if n <= rerun_max:  # ipvsadm -C plus the same script: about from-empty again, costly at large N
         row.base_rerun = timed_in_container(f"ipvsadm -C && sh {WORK}/guide.sh")
+
+    row.reads = timed_in_container("ipvsadm -Ln >/dev/null && ipvsadm -Ln --thresholds >/dev/null")
+    sh("ipvsadm -C")
+    row.batch = timed_in_container(f"ipvsadm -R < {WORK}/batch.txt")
+    check("one batch built the table", count_table() == expect)
+
+    row.floor = ansible.run([], playbook="floor.yml")
+    ansible.run([], keep_remote=True, playbook="floor.yml")
+    payload_floor = capture_payload("floor", "ping")
+    row.pure_floor = timed_in_container(f"python3 {payload_floor}")
 
     sh("ipvsadm -C")
     row.empty = ansible.run(svcs)
@@ -326,6 +358,16 @@ def report(rows: list[Row]) -> str:
             f"| {100 * r.noop.wall / r.empty.wall:.0f} / {100 * r.pure_noop / r.pure_empty:.0f} "
             f"| {r.change.wall:.2f} / {r.change.task:.2f} / {r.pure_change:.2f} | {r.load} |"
         )
+    out += ["", "Floor and parts, seconds: `ansible.builtin.ping` (playbook / pure), the two `ipvsadm -Ln` reads of "
+            "the full table, the whole table as one `ipvsadm -R` from empty; then no-op / from-empty with the floor "
+            "subtracted from both (playbook / pure):", ""]
+    for r in rows:
+        assert r.empty and r.noop and r.floor
+        above_wall = 100 * (r.noop.wall - r.floor.wall) / max(r.empty.wall - r.floor.wall, 1e-9)
+        above_pure = 100 * (r.pure_noop - r.pure_floor) / max(r.pure_empty - r.pure_floor, 1e-9)
+        out.append(f"- N={r.n}: floor {r.floor.wall:.2f} / {r.pure_floor:.2f}; reads {r.reads:.2f}; "
+                   f"one batch {r.batch:.2f}; no-op above the floor {above_wall:.0f} % / {above_pure:.0f} % "
+                   f"of from-empty above the floor")
     out += ["", "Linearity, milliseconds per service (from-empty; pure module, playbook, baseline):", ""]
     for r in rows:
         assert r.empty
@@ -366,6 +408,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="lvs-dr-bench-") as tmp:
             (Path(tmp) / "bench.yml").write_text(PLAYBOOK, encoding="utf-8")
+            (Path(tmp) / "floor.yml").write_text(FLOOR_PLAYBOOK, encoding="utf-8")
             ansible = Ansible(playbook_bin, Path(tmp), ansible_env())
             if not exists:
                 create_container(args.image)
