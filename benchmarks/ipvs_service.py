@@ -24,7 +24,7 @@ What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
   own duration (``ansible.posix.json`` callback), and the module alone ("pure": the AnsiballZ payload
   kept from an extra run and executed in the container, timed there, so no Ansible controller overhead);
 * the parts, to tell the module's own cost from what any design pays: the floor (``ansible.builtin.ping``
-  the same three ways but without the task time: what every module run costs before doing anything), the
+  as a playbook and pure: what every module run costs before doing anything), the
   two ``ipvsadm -Ln`` reads of the full table, and the whole table as one ``ipvsadm -R`` batch from empty.
 
 Prints a Markdown table, the floor and parts (with no-op / from-empty recomputed above the floor) and a
