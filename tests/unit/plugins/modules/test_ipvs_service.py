@@ -6,8 +6,10 @@ import json
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.lvs.dr.plugins.module_utils import ipvs_validate
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
 BIN = "/usr/sbin/ipvsadm"
@@ -412,3 +414,13 @@ def test_ipvs_info(kernel: FakeKernel) -> None:
     assert one["services"] == []
     bad = run(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
     assert bad["failed"] and bad["msg"].startswith("service.address:")
+
+
+def test_one_list_of_entry_options_in_spec_docs_and_validation() -> None:
+    """The services entries are checked by ipvs_validate only: its option lists must match the docs and spec."""
+    docs = yaml.safe_load(ipvs_service.DOCUMENTATION)["options"]
+    entry_docs = docs["services"]["suboptions"]
+    assert set(entry_docs) == set(ipvs_validate.SINGLE_SERVICE_OPTIONS)
+    assert set(entry_docs["real_servers"]["suboptions"]) == set(ipvs_validate.REAL_SERVER_OPTIONS)
+    assert set(ipvs_service.REAL_SERVER_OPTIONS) == set(ipvs_validate.REAL_SERVER_OPTIONS)
+    assert set(ipvs_service.SINGLE) | {"state"} == set(ipvs_validate.SINGLE_SERVICE_OPTIONS)
