@@ -165,3 +165,75 @@ def test_missing_tools_name_the_packages(monkeypatch):
     monkeypatch.setattr(labhost.shutil, "which", lambda tool: None)
     with pytest.raises(labhost.LabError, match="apt-get install -y qemu-system-x86 qemu-utils"):
         labhost.need_tools({"qemu-img": "qemu-utils", "qemu-system-x86_64": "qemu-system-x86"})
+
+
+# A stand-in for debootstrap: it claims its --cache-dir while it "downloads"
+# and fails the way the real one did when another run validated the same
+# files at the same time.
+FAKE_DEBOOTSTRAP = """\
+#!/bin/sh
+for arg; do case "$arg" in --cache-dir=*) cache="${arg#--cache-dir=}";; esac; done
+target="$5"
+mkdir -p "$target/debootstrap" "$target/tmp" "$target/etc"
+if ! mkdir "$cache/.in-use" 2>/dev/null; then
+    i=0; while [ $i -lt 20 ]; do echo "I: Validating pkg$i"; i=$((i+1)); done
+    echo "E: Couldn't download package: pkg7 (cache busy)" >> "$target/debootstrap/debootstrap.log"
+    exit 1
+fi
+sleep 1
+echo "$@" >> "$cache/used-by"
+rmdir "$cache/.in-use"
+"""
+
+
+@pytest.fixture
+def fake_debootstrap(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script = bindir / "debootstrap"
+    script.write_text(FAKE_DEBOOTSTRAP)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{labhost.os.environ['PATH']}")
+    monkeypatch.setattr(labhost, "require_root", lambda why: None)
+    monkeypatch.setattr(labhost, "chroot_script", lambda root, script, *args: None)
+    monkeypatch.setenv("LVS_DR_GUEST_DISK", "8M")
+    return script
+
+
+def test_guest_and_images_build_side_by_side_on_an_empty_cache(tmp_path, fake_debootstrap, monkeypatch):
+    """The guest disk (bookworm) and the bookworm node image start at the same
+    moment on an empty cache; each debootstrap must get a cache of its own."""
+    if not labhost.shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:" + labhost.os.environ["PATH"]):
+        pytest.skip("mkfs.ext4 not installed (make deps)")
+    monkeypatch.setenv("PATH", labhost.os.environ["PATH"] + ":/usr/sbin:/sbin")
+    monkeypatch.setenv("LVS_DR_SUITES", "bookworm")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    modules = tmp_path / "kernel" / "lib" / "modules" / "6.1.0-test"
+    modules.mkdir(parents=True)
+    kernel = {"dir": tmp_path / "kernel", "modules": modules}
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
+        (tls / name).write_text(name)
+
+    base, tarballs = labhost.build_guest_and_images(cache, kernel, "http://mirror.example/debian", tls)
+
+    assert base.exists() and base.name.startswith("guest-")
+    assert tarballs["bookworm"].exists()
+    caches = sorted(p.parent.name for p in (cache / "debs").glob("*/used-by"))
+    assert caches == ["guest-bookworm", "node-bookworm"]
+
+
+def test_debootstrap_failure_names_the_cause_not_the_progress(tmp_path, fake_debootstrap):
+    debs = tmp_path / "debs" / "node-bookworm"
+    debs.mkdir(parents=True)
+    (debs / ".in-use").mkdir()  # someone else holds this cache
+    with pytest.raises(labhost.LabError) as err:
+        labhost.debootstrap(tmp_path / "root", "bookworm", "python3", "http://mirror.example/debian", debs)
+    message = str(err.value)
+    assert "E: Couldn't download package: pkg7 (cache busy)" in message
+    assert "I: Validating" not in message
+    saved = tmp_path / "debs" / "node-bookworm-debootstrap.log"
+    assert saved.read_text().startswith("E: Couldn't download")
+    assert str(saved) in message
