@@ -39,7 +39,7 @@ $(COLLECTIONS)/ansible_collections/lvs/dr:
 lint: venv ## yamllint, ansible-lint (production profile), ruff
 	yamllint -s .
 	env -u ANSIBLE_COLLECTIONS_PATH ansible-lint  # it installs the collection for itself
-	ruff check . tools/labhost tools/ansible-test
+	ruff check . tools/labhost tools/lab tools/ansible-test
 
 sanity: venv ## ansible-test sanity (in its own venvs)
 	tools/ansible-test sanity --venv --python 3.11
@@ -53,7 +53,7 @@ molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
 test: lint sanity units molecule ## Everything: lint, sanity, unit and Molecule tests
 
 lab: venv ## Bring up the local lab (client, director, rs1, rs2) and converge it
-	LVS_DR_KEEP_LABHOST=1 tools/lab up
+	tools/lab up
 
 lab-down: ## Remove everything `make lab` created (containers, network, guest)
 	tools/lab down
