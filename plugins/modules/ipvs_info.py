@@ -283,10 +283,11 @@ connections:
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError, ServiceKey, VirtualService
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import ValidationError, validate_service_key
-from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm, IpvsadmError
+from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "table": {"type": "bool", "default": True},
@@ -347,7 +348,7 @@ def main() -> None:
     try:
         table = ipvsadm.read_full(stats=module.params["stats"], rate=module.params["rate"])
         connections = ipvsadm.connections() if module.params["connections"] else None
-    except IpvsadmError as exc:
+    except CommandError as exc:
         module.fail_json(kernel=kernel_info(), **exc.fail_kwargs())
     except IpvsParseError as exc:
         module.fail_json(msg=f"could not parse ipvsadm output: {exc}")

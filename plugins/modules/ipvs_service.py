@@ -387,6 +387,7 @@ import os
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
@@ -403,7 +404,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     Ipvsadm,
-    IpvsadmError,
     default_save_path,
     read_os_release,
 )
@@ -541,7 +541,7 @@ def main() -> None:
                                  "/etc/os-release; set save_path")
     try:
         output = ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
-    except IpvsadmError as exc:
+    except CommandError as exc:
         module.fail_json(**exc.fail_kwargs())
     except IpvsParseError as exc:
         module.fail_json(msg=f"could not parse ipvsadm output: {exc}")

@@ -142,6 +142,7 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import iproute
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import parse_ip
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
 from ansible_collections.lvs.dr.plugins.module_utils.sysctl_arp import CONF_ROOT, read_value
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -247,15 +248,15 @@ def _state_text(addresses: list[dict[str, Any]], routes: list[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def _execute(module: AnsibleModule, ops: list[iproute.Operation]) -> None:
+def _execute(ip: CommandRunner, ops: list[iproute.Operation]) -> None:
     for op in ops:
-        iproute.run_ip(module, op.argv)
+        iproute.run_ip(ip, op.argv)
 
 
-def _read_routes(module: AnsibleModule, families: set[int]) -> list[iproute.RouteEntry]:
+def _read_routes(ip: CommandRunner, families: set[int]) -> list[iproute.RouteEntry]:
     routes: list[iproute.RouteEntry] = []
     for family in sorted(families):
-        routes += iproute.get_routes(module, family)
+        routes += iproute.get_routes(ip, family)
     return routes
 
 
@@ -295,14 +296,15 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     present = params["state"] == "present"
     manage_route = params["route"] if params["route"] is not None else device == "lo"
     families = {spec.family for spec in specs}
+    ip = iproute.ip_runner(module)
 
     try:
-        interfaces = iproute.list_interfaces(module)
+        interfaces = iproute.list_interfaces(ip)
         if device not in interfaces:
             module.fail_json(msg=f"device: no such interface: '{device}'", interfaces=interfaces)
-        current = iproute.get_addresses(module)
-        routes = _read_routes(module, families) if manage_route else []
-    except iproute.IpError as exc:
+        current = iproute.get_addresses(ip)
+        routes = _read_routes(ip, families) if manage_route else []
+    except CommandError as exc:
         module.fail_json(**exc.fail_kwargs())
 
     if present:
@@ -323,17 +325,17 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     else:
         try:
             if present:
-                _execute(module, address_ops)
+                _execute(ip, address_ops)
                 if manage_route and address_ops:
                     # Re-plan: deleting an address may have taken a route with it.
-                    route_ops = iproute.plan_route_ops(specs, _read_routes(module, families), present)
-                _execute(module, route_ops)
+                    route_ops = iproute.plan_route_ops(specs, _read_routes(ip, families), present)
+                _execute(ip, route_ops)
                 ops = address_ops + route_ops
             else:
-                _execute(module, ops)
-            after_entries = iproute.get_addresses(module)
-            after_routes = _read_routes(module, families) if manage_route else []
-        except iproute.IpError as exc:
+                _execute(ip, ops)
+            after_entries = iproute.get_addresses(ip)
+            after_routes = _read_routes(ip, families) if manage_route else []
+        except CommandError as exc:
             module.fail_json(**exc.fail_kwargs())
 
     after_addresses = _report_addresses(after_entries, specs)
