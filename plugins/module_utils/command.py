@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+
 SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin"]
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 
-class CommandError(Exception):
+class CommandError(LvsDrError):
     """A tool is missing, or one of its commands failed (or printed what could not be parsed)."""
 
     def __init__(
@@ -29,7 +31,6 @@ class CommandError(Exception):
         stderr: str = "",
     ) -> None:
         super().__init__(msg)
-        self.msg = msg
         self.cmd = list(cmd) if cmd else []
         self.rc = rc
         self.stdout = stdout
@@ -37,7 +38,7 @@ class CommandError(Exception):
 
     def fail_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``module.fail_json``: the command's fields whenever there is any."""
-        data: dict[str, Any] = {"msg": self.msg}
+        data = super().fail_kwargs()
         if self.cmd or self.rc is not None or self.stdout or self.stderr:
             data.update(cmd=self.cmd, rc=self.rc, stdout=self.stdout, stderr=self.stderr)
         return data

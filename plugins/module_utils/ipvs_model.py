@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV4,
@@ -21,6 +21,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     format_host_port,
     split_host_port,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 FWMARK = "fwmark"
@@ -49,8 +50,11 @@ _VERSION_RE = re.compile(r"^IP Virtual Server version (\S+) \(size=(\d+)\)")
 _SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
-class IpvsParseError(ValueError):
+class IpvsParseError(LvsDrError, ValueError):
     """ipvsadm printed something this parser does not understand."""
+
+    def fail_kwargs(self) -> dict[str, Any]:
+        return {"msg": f"could not parse ipvsadm output: {self.msg}"}
 
 
 @dataclass(frozen=True)

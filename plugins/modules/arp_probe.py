@@ -146,6 +146,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import arp
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "address": {"type": "str", "required": True},
@@ -171,8 +172,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = arp.probe(**validate(module.params))
-    except arp.ArpError as exc:
-        module.fail_json(msg=exc.msg, parameter=exc.parameter)
+    except LvsDrError as exc:
+        module.fail_json(**exc.fail_kwargs())
     module.exit_json(changed=False, **result)
 
 

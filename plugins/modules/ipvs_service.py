@@ -387,9 +387,8 @@ import os
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
     diff_texts,
@@ -398,7 +397,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     summarize,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
-    ValidationError,
     validate_request,
     validate_save_path,
 )
@@ -460,7 +458,7 @@ def build_module() -> AnsibleModule:
 def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        module.fail_json(msg=f"save_path: directory {directory} does not exist", save_path=path)
+        raise LvsDrError(f"save_path: directory {directory} does not exist", save_path=path)
     # The ipvsadm services create their restore files 0600.
     write_atomic(module, path, content, 0o600, ".ipvsadm-")
 
@@ -507,8 +505,8 @@ class ServiceReconciler:
     def _verify(self, result: Plan) -> None:
         again = plan(self.desired, self.ipvsadm.read_table())
         if again.commands:
-            self.module.fail_json(
-                msg="ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
+            raise LvsDrError(
+                "ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
                 commands=result.commands,
             )
 
@@ -525,26 +523,25 @@ class ServiceReconciler:
         return changed, {"before_header": path, "after_header": path, "before": current or "", "after": content}
 
 
-def main() -> None:
-    module = build_module()
+def run(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     # validation first: bad input fails before ipvsadm is even looked for
-    try:
-        desired = validate_request(params)
-        save_path = validate_save_path(params["save_path"]) if params["save"] else None
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc), parameter=exc.parameter)
+    desired = validate_request(params)
+    save_path = validate_save_path(params["save_path"]) if params["save"] else None
     if params["save"] and save_path is None:
         save_path = default_save_path(read_os_release())
         if save_path is None:
-            module.fail_json(msg="save_path: cannot tell the restore file of this distribution from "
-                                 "/etc/os-release; set save_path")
+            raise LvsDrError("save_path: cannot tell the restore file of this distribution from "
+                             "/etc/os-release; set save_path")
+    return ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
+
+
+def main() -> None:
+    module = build_module()
     try:
-        output = ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
-    except CommandError as exc:
+        output = run(module)
+    except LvsDrError as exc:
         module.fail_json(**exc.fail_kwargs())
-    except IpvsParseError as exc:
-        module.fail_json(msg=f"could not parse ipvsadm output: {exc}")
     module.exit_json(**output)
 
 
