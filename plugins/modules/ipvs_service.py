@@ -210,6 +210,8 @@ options:
     description:
       - Restore file for O(save). Default by distribution read from C(/etc/os-release)
         C(/etc/sysconfig/ipvsadm) on the RedHat family, C(/etc/ipvsadm.rules) on the Debian family.
+      - Its directory must exist and be writable; this is checked with the rest of the input, before the
+        table is read or changed.
     type: path
 seealso:
   - module: lvs.dr.ipvs_info
@@ -383,12 +385,11 @@ diff:
     after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
 """
 
-import os
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
-from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
+from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
     diff_texts,
@@ -397,6 +398,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     summarize,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
+    ValidationError,
     validate_request,
     validate_save_path,
 )
@@ -455,14 +457,6 @@ def build_module() -> AnsibleModule:
     )
 
 
-def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        raise LvsDrError(f"save_path: directory {directory} does not exist", save_path=path)
-    # The ipvsadm services create their restore files 0600.
-    write_atomic(module, path, content, 0o600, ".ipvsadm-")
-
-
 class ServiceReconciler:
     """Read, plan, apply (unless check mode), verify, save."""
 
@@ -519,7 +513,8 @@ class ServiceReconciler:
         current = read_file(path)
         changed = current != content
         if changed and not self.module.check_mode:
-            _write_atomic(self.module, path, content)
+            # The ipvsadm services create their restore files 0600.
+            write_atomic(self.module, path, content, 0o600, ".ipvsadm-")
         return changed, {"before_header": path, "after_header": path, "before": current or "", "after": content}
 
 
@@ -533,6 +528,12 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         if save_path is None:
             raise LvsDrError("save_path: cannot tell the restore file of this distribution from "
                              "/etc/os-release; set save_path")
+    if save_path is not None:
+        # before the table is read or changed: a restore file that cannot be written must not
+        # fail the task after the batch was applied
+        problem = file_target_problem(save_path)
+        if problem:
+            raise ValidationError("save_path", save_path, problem)
     return ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
 
 
