@@ -58,16 +58,6 @@ class RouteEntry(NamedTuple):
     scope: Optional[str] = None
     metric: Optional[int] = None
 
-    def describe(self) -> str:
-        line = f"{self.dst} dev {self.device}"
-        if self.protocol:
-            line += f" proto {self.protocol}"
-        if self.scope:
-            line += f" scope {self.scope}"
-        if self.metric is not None:
-            line += f" metric {self.metric}"
-        return line
-
 
 # --------------------------------------------------------------------------- parsing
 
@@ -91,7 +81,7 @@ def parse_links(text: str) -> list[str]:
 
 
 def parse_addresses(text: str) -> list[AddressEntry]:
-    """Addresses from ``ip -j addr show`` (all devices, or one with ``dev``)."""
+    """Addresses from ``ip -j addr show``."""
     entries: list[AddressEntry] = []
     for link in _load_json_list(text, "addr show"):
         device = str(link.get("ifname", ""))
@@ -205,31 +195,12 @@ def list_interfaces(ip: CommandRunner) -> list[str]:
     return parse_links(run_ip(ip, ["-j", "link", "show"]))
 
 
-def get_addresses(ip: CommandRunner, device: Optional[str] = None) -> list[AddressEntry]:
-    argv = ["-j", "addr", "show"]
-    if device:
-        argv += ["dev", device]
-    return parse_addresses(run_ip(ip, argv))
+def get_addresses(ip: CommandRunner) -> list[AddressEntry]:
+    return parse_addresses(run_ip(ip, ["-j", "addr", "show"]))
 
 
 def get_routes(ip: CommandRunner, family: int) -> list[RouteEntry]:
     return parse_routes(run_ip(ip, ["-j", FAMILY_FLAG[family], "route", "show", "table", "main"]), family)
-
-
-def add_address(ip: CommandRunner, address: str, prefix: int, device: str, label: Optional[str] = None) -> None:
-    run_ip(ip, addr_add_argv(address, prefix, device, label))
-
-
-def del_address(ip: CommandRunner, address: str, prefix: int, device: str) -> None:
-    run_ip(ip, addr_del_argv(address, prefix, device))
-
-
-def add_route(ip: CommandRunner, address: str, device: str) -> None:
-    run_ip(ip, route_add_argv(address, device))
-
-
-def del_route(ip: CommandRunner, route: RouteEntry) -> None:
-    run_ip(ip, route_del_argv(route))
 
 
 # --------------------------------------------------------------------------- names

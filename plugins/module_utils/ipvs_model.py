@@ -11,7 +11,7 @@ negative fwmark rendering (``%d`` of an unsigned mark).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
@@ -86,14 +86,6 @@ class ServiceKey:
     @property
     def protocol_number(self) -> int:
         return {"tcp": 6, "udp": 17, "sctp": 132}.get(self.protocol, 0)
-
-    def sort_key(self) -> tuple[int, int, int, int, int]:
-        """Natural order: address services first, then by mark, family, protocol, address, port."""
-        fam = 6 if self.family == IPV6 else 4
-        if self.is_fwmark:
-            return (self.fwmark, fam, 0, 0, 0)
-        number = address_sort_key(self.address)[1]
-        return (0, fam, self.protocol_number, number, self.port)
 
     def to_dict(self) -> dict[str, object]:
         if self.is_fwmark:
@@ -185,9 +177,6 @@ class VirtualService:
 
     def sorted_servers(self) -> list[RealServer]:
         return sorted(self.real_servers, key=RealServer.sort_key)
-
-    def copy(self) -> VirtualService:
-        return replace(self, real_servers=[replace(rs) for rs in self.real_servers])
 
     def to_dict(self, live: bool = False) -> dict[str, object]:
         data = self.key.to_dict()
