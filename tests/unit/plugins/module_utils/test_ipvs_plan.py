@@ -28,13 +28,13 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_request
 
+FIXTURES = Path(__file__).parent / "fixtures" / "ipvsadm"
+K80 = ServiceKey("tcp", "ipv4", "192.168.206.150", 80)
+
 
 def copy_service(svc: VirtualService) -> VirtualService:
     """A copy whose real servers can be changed without changing ``svc``'s."""
     return replace(svc, real_servers=[replace(rs) for rs in svc.real_servers])
-
-FIXTURES = Path(__file__).parent / "fixtures" / "ipvsadm"
-K80 = ServiceKey("tcp", "ipv4", "192.168.206.150", 80)
 
 
 def live_fixture() -> IpvsTable:
