@@ -14,7 +14,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 # Scenarios run by `make test`, side by side (LVS_DR_MOLECULE_SERIAL=1: in order).
 SCENARIOS ?= modules default
 
-.PHONY: help deps venv collection lint sanity units molecule test lab lab-down lab-status benchmark \
+.PHONY: help deps venv collection lint sanity units checks molecule test lab lab-down lab-status benchmark \
 	benchmark-ipvs benchmark-roles
 
 help: ## List the targets
@@ -39,7 +39,7 @@ $(COLLECTIONS)/ansible_collections/lvs/dr:
 lint: venv ## yamllint, ansible-lint (production profile), ruff
 	yamllint -s .
 	env -u ANSIBLE_COLLECTIONS_PATH ansible-lint  # it installs the collection for itself
-	ruff check . tools/labhost tools/ansible-test
+	ruff check . tools/labhost tools/lab tools/ansible-test
 
 sanity: venv ## ansible-test sanity (in its own venvs)
 	tools/ansible-test sanity --venv --python 3.11
@@ -50,10 +50,14 @@ units: venv ## Unit, functional (network namespaces) and role (recorded check-mo
 molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
 	tools/with-labhost tools/molecule-scenarios $(SCENARIOS)
 
-test: lint sanity units molecule ## Everything: lint, sanity, unit and Molecule tests
+test: venv ## Everything: lint, sanity, unit and Molecule tests (the checks beside the scenarios)
+	$(MAKE) --no-print-directory -j2 --output-sync=line checks molecule
+
+checks: venv ## lint, sanity and units, one after the other
+	$(MAKE) --no-print-directory -j1 lint sanity units
 
 lab: venv ## Bring up the local lab (client, director, rs1, rs2) and converge it
-	LVS_DR_KEEP_LABHOST=1 tools/lab up
+	tools/lab up
 
 lab-down: ## Remove everything `make lab` created (containers, network, guest)
 	tools/lab down

@@ -1,121 +1,191 @@
 #!/usr/bin/env python3
-"""Foundation numbers: how long until a Docker engine with IPVS is ready,
-what the images cost, how long `molecule test` spends per stage, and how much
-host memory the QEMU guest takes.
+"""Test-bed numbers: how long `make lab` and `make test` take, and what one
+Ansible task costs in the lab, with Ansible's own strategy and with Mitogen.
 
-    benchmarks/foundation.py [--cold] [--scenario default]
+    benchmarks/foundation.py [--parts lab,tasks,test] [--no-cold]
 
-Runs its own guest (own run directory, free port), so a running lab is left
-alone; with --cold also in a temporary cache. Prints a table; asserts nothing.
+Parts (all by default; `make benchmark`):
+  lab    `make lab` from an empty cache (LVS_DR_CACHE in a temporary
+         directory), `make lab` again with that cache (a fresh guest), and a
+         third `make lab` that changes nothing
+  tasks  on that lab: the idempotent re-run of site.yml with Ansible's own
+         strategy (pipelining, what the scenarios used before) and with
+         Mitogen; the median wall time of the tasks that ran a module
+  test   `make test` in a clean clone of HEAD with the cache as it is, and
+         (unless --no-cold) again from an empty cache
 
---cold builds everything from nothing (kernel, guest disk, node image, image
-layer): several minutes. Without it, "cold" is taken from the cache's build
-log lines and only warm numbers are measured.
+The lab part replaces the Molecule state of a running `make lab` (the same
+scenario) but runs its own guests (own run directory and port), so a running
+guest is left alone. Prints a table and writes benchmarks/results/foundation.json
+(keys measured by this run replace the old ones; `date` and `commit` say when).
+Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
-import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
-LABHOST = REPO / "tools" / "labhost"
-STAGES = ("destroy", "create", "prepare", "converge", "idempotence", "verify", "destroy")
+RESULTS = REPO / "benchmarks" / "results" / "foundation.json"
+VENV_BIN = REPO / ".venv" / "bin"
 
 
-def timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, str]:
-    t0 = time.monotonic()
-    with open(log, "a") as out:
-        proc = subprocess.run(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=out, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}); see {log}")
-    return time.monotonic() - t0, proc.stdout
+class Bench:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.log = workdir / "bench.log"
+        self.results: dict[str, float] = {}
+        self.notes: dict[str, str] = {}
+
+    def timed(self, argv: list[str], env: dict[str, str], cwd: Path = REPO, check: bool = True) -> float:
+        t0 = time.monotonic()
+        with open(self.log, "a") as out:
+            out.write(f"\n$ {' '.join(argv)}  (cwd {cwd})\n")
+            out.flush()
+            proc = subprocess.run(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        took = time.monotonic() - t0
+        print(f"  {' '.join(argv)}: {took:.0f} s (rc {proc.returncode})", flush=True)
+        if check and proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed ({proc.returncode}) after {took:.0f} s; see {self.log}")
+        return took
 
 
-def exports(text: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        m = re.match(r"export (\w+)=(.*)", line)
-        if m:
-            env[m.group(1)] = m.group(2)
+def base_env(workdir: Path, cache: Path) -> dict[str, str]:
+    """Own guest (run directory, free port) and the given cache."""
+    env = dict(os.environ, LVS_DR_LABHOST="qemu", LVS_DR_LAB_PORT="0", LVS_DR_RUN_DIR=str(workdir / "run"),
+               LVS_DR_CACHE=str(cache), PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env["PATH"] = f"{VENV_BIN}:{env['PATH']}"
     return env
 
 
-def qemu_rss_mib(cache: Path) -> int:
-    state = cache / "run" / "state.json"
-    try:
-        pid = int(re.search(r'"pid": (\d+)', state.read_text()).group(1))  # type: ignore[union-attr]
-        status = Path(f"/proc/{pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) // 1024  # type: ignore[union-attr]
-    except (OSError, AttributeError, ValueError):
-        return 0
+def user_cache() -> Path:
+    return Path(os.environ.get("LVS_DR_CACHE") or Path.home() / ".cache" / "lvs-dr")
 
 
-def main() -> int:
+def lab_part(bench: Bench, cold: bool) -> dict[str, str]:
+    """Returns the environment of the lab left running (for the tasks part)."""
+    cache = user_cache()
+    if cold:
+        cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=bench.workdir))
+        env = base_env(bench.workdir, cache)
+        bench.results["make_lab_cold_s"] = bench.timed(["make", "-s", "lab"], env)
+        bench.timed(["make", "-s", "lab-down"], env)
+    # Warm: the cache the cold run filled (or the user's), a new guest.
+    env = base_env(bench.workdir, cache)
+    bench.results["make_lab_warm_s"] = bench.timed(["make", "-s", "lab"], env)
+    bench.results["make_lab_rerun_s"] = bench.timed(["make", "-s", "lab"], env)
+    out = subprocess.run([str(REPO / "tools" / "labhost"), "env"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = value
+    return env
+
+
+def task_median(timing: Path) -> tuple[float, int]:
+    data = json.loads(timing.read_text())
+    # Tasks that ran a module on some host (not only skipped, not controller-only).
+    ran = [t["seconds"] for t in data["tasks"]
+           if t["results"] and t["action"] not in ("debug", "set_fact", "assert", "include_vars", "meta")]
+    return statistics.median(ran), len(ran)
+
+
+def tasks_part(bench: Bench, env: dict[str, str]) -> None:
+    """site.yml's idempotent re-run on the lab, plain strategy and Mitogen."""
+    runs = {"before": {"ANSIBLE_STRATEGY": "linear"},
+            "after": {"ANSIBLE_STRATEGY": "mitogen_linear", "ANSIBLE_DEPRECATION_WARNINGS": "false",
+                      "ANSIBLE_STRATEGY_PLUGINS": str(REPO / "extensions" / "molecule" / "shared"
+                                                      / "strategy_plugins")}}
+    for label, extra in runs.items():
+        timing = bench.workdir / f"tasks-{label}.json"
+        run_env = dict(env, **extra, ANSIBLE_PIPELINING="true", ANSIBLE_GATHERING="explicit",
+                       ANSIBLE_CALLBACKS_ENABLED="lvs_dr_timing",
+                       ANSIBLE_CALLBACK_PLUGINS=str(REPO / "benchmarks" / "callback_plugins"),
+                       LVS_DR_TIMING_FILE=str(timing),
+                       ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"))
+        took = bench.timed(["ansible-playbook", "-i", "inventories/local", "site.yml"], run_env)
+        median, count = task_median(timing)
+        bench.results[f"task_median_s_{label}"] = round(median, 2)
+        bench.results[f"site_rerun_s_{label}"] = took
+        bench.notes[f"task_median_s_{label}"] = f"{count} tasks, {extra['ANSIBLE_STRATEGY']}"
+
+
+def test_part(bench: Bench, cold: bool) -> None:
+    clone = bench.workdir / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(clone)], check=True)
+    order = [("make_test_warm_s", user_cache())]
+    if cold:
+        order.append(("make_test_cold_s", Path(tempfile.mkdtemp(prefix="cold-cache-", dir=bench.workdir))))
+    for key, cache in order:
+        env = base_env(bench.workdir, cache)
+        env["PATH"] = os.environ["PATH"]  # the clone makes its own venv
+        bench.results[key] = bench.timed(["make", "-s", "test"], env, cwd=clone)
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def write_results(bench: Bench) -> None:
+    old: dict = {}
+    if RESULTS.exists():
+        old = json.loads(RESULTS.read_text())
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    merged = {**old, **{k: round(v, 1) for k, v in bench.results.items()}}
+    measured = dict(old.get("measured", {}))
+    for key in bench.results:
+        measured[key] = {"date": now, "commit": commit(), **({"note": bench.notes[key]} if key in bench.notes else {})}
+    merged.update({"date": now, "commit": commit(), "measured": measured,
+                   "machine": f"{os.cpu_count()} cores, QEMU/TCG guest when the kernel has no IPVS"})
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cold", action="store_true", help="also measure a build from an empty cache")
-    parser.add_argument("--scenario", default="default", help="Molecule scenario to time per stage")
-    parser.add_argument("--skip-molecule", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--parts", default="lab,tasks,test", help="comma-separated: lab, tasks, test")
+    parser.add_argument("--no-cold", action="store_true", help="skip the empty-cache runs")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if parts - {"lab", "tasks", "test"}:
+        parser.error(f"--parts: unknown part(s) {', '.join(sorted(parts - {'lab', 'tasks', 'test'}))}")
 
-    log = Path(tempfile.mkdtemp(prefix="lvs-dr-bench-")) / "bench.log"
-    # Its own run directory and port: a lab the user has running stays untouched.
-    base_env = dict(os.environ, LVS_DR_LABHOST="qemu", LVS_DR_LAB_PORT="0",
-                    LVS_DR_RUN_DIR=str(log.parent / "run"))
-    rows: list[tuple[str, str]] = []
-
-    cold_cache = None
-    if args.cold:
-        cold_cache = Path(tempfile.mkdtemp(prefix="lvs-dr-cold-cache-"))
-        env = dict(base_env, LVS_DR_CACHE=str(cold_cache))
-        # The Debian package download cache is kept: the network is not what we measure.
-        debs = Path(os.environ.get("LVS_DR_CACHE", Path.home() / ".cache" / "lvs-dr")) / "debs"
-        if debs.is_dir():
-            shutil.copytree(debs, cold_cache / "debs")
-        t_img, _ = timed([str(LABHOST), "images"], env, log)
-        rows.append(("node image build (debootstrap + tar)", f"{t_img:.0f} s"))
-        t_cold, _ = timed([str(LABHOST), "up"], env, log)
-        rows.append(("cold: empty cache -> Docker API ready (excl. node image)", f"{t_cold:.0f} s"))
-        timed([str(LABHOST), "down"], env, log)
-        cache = cold_cache
-    else:
-        cache = Path(os.environ.get("LVS_DR_CACHE", Path.home() / ".cache" / "lvs-dr"))
-
-    env = dict(base_env, LVS_DR_CACHE=str(cache))
-    t_warm, out = timed([str(LABHOST), "up"], env, log)
-    rows.append(("warm: cached images -> Docker API ready", f"{t_warm:.0f} s"))
-    rows.append(("guest host memory after boot (VmHWM)", f"{qemu_rss_mib(cache)} MiB"))
-    env.update(exports(out))
+    workdir = Path(tempfile.mkdtemp(prefix="lvs-dr-bench-"))
+    bench = Bench(workdir)
+    print(f"log: {bench.log}", flush=True)
+    lab_env: Optional[dict[str, str]] = None
     try:
-        if not args.skip_molecule:
-            venv_bin = REPO / ".venv" / "bin"
-            env["PATH"] = f"{venv_bin}:{env['PATH']}"
-            env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".cache" / "collections"))
-            total = 0.0
-            for stage in STAGES:
-                t, _ = timed(["molecule", stage, "-s", args.scenario], env, log)
-                total += t
-                rows.append((f"molecule {stage} ({args.scenario})", f"{t:.0f} s"))
-            rows.append((f"molecule test total ({args.scenario})", f"{total:.0f} s"))
-            rows.append(("guest host memory peak (VmHWM)", f"{qemu_rss_mib(cache)} MiB"))
+        if "lab" in parts or "tasks" in parts:
+            lab_env = lab_part(bench, cold=not args.no_cold and "lab" in parts)
+        if "tasks" in parts and lab_env:
+            tasks_part(bench, lab_env)
     finally:
-        timed([str(LABHOST), "down"], env, log)
-        if cold_cache:
-            shutil.rmtree(cold_cache, ignore_errors=True)
+        if lab_env:
+            bench.timed(["make", "-s", "lab-down"], lab_env, check=False)
+    if "test" in parts:
+        test_part(bench, cold=not args.no_cold)
+    write_results(bench)
 
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    print(f"{'-' * width}  -----")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    print(f"(log: {log})")
+    width = max(len(k) for k in bench.results)
+    print(f"\n{'measure':<{width}}  value")
+    for key, value in bench.results.items():
+        note = f"  ({bench.notes[key]})" if key in bench.notes else ""
+        print(f"{key:<{width}}  {value:.1f}{note}")
+    print(f"written to {RESULTS.relative_to(REPO)}; log {bench.log}")
+    shutil.rmtree(workdir / "clone", ignore_errors=True)
     return 0
 
 

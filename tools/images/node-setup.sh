@@ -27,6 +27,11 @@ path-include=/usr/share/doc/*/copyright
 path-exclude=/usr/share/man/*
 path-exclude=/usr/share/locale/*
 CFG
+# As Debian's own container images: dpkg skips its fsync()s (a container's
+# file system is thrown away, not power-cut) and apt fetches no translations.
+# Measured in the lab guest: apt-get update + install apache2 142 s -> 111 s.
+echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/lvs-dr-unsafe-io
+echo 'Acquire::Languages "none";' > /etc/apt/apt.conf.d/lvs-dr-no-languages
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
 # No package lists ship with the image: date the directory to the epoch so
