@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one base class of every failure a module reports.
 
-Helpers raise; each module's ``main()`` catches :class:`LvsDrError` once and
-hands :meth:`LvsDrError.fail_kwargs` to ``module.fail_json``. Nothing in
-``module_utils`` calls ``fail_json`` itself.
+Helpers raise; each module's ``main()`` hands its work to :func:`exit_with`,
+the one place where an :class:`LvsDrError` becomes ``module.fail_json`` and a
+result becomes ``module.exit_json``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 
 class LvsDrError(Exception):
@@ -23,3 +23,12 @@ class LvsDrError(Exception):
     def fail_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``module.fail_json``."""
         return {"msg": self.msg, **self.fields}
+
+
+def exit_with(module: Any, work: Callable[[], dict[str, Any]]) -> None:
+    """Run a module's work and report it: its result, or its failure."""
+    try:
+        result = work()
+    except LvsDrError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    module.exit_json(**result)

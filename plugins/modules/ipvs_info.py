@@ -284,7 +284,7 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
-from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey, VirtualService
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_service_key
@@ -367,11 +367,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except LvsDrError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    module.exit_json(**result)
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

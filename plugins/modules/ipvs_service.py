@@ -388,7 +388,7 @@ diff:
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
@@ -539,11 +539,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = build_module()
-    try:
-        output = run(module)
-    except LvsDrError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    module.exit_json(**output)
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import iproute
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import parse_ip
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandRunner
-from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.sysctl_arp import CONF_ROOT, read_value
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -359,11 +359,7 @@ def _promote_secondaries(device: str) -> bool:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except LvsDrError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    module.exit_json(**result)
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
-from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 
 # Indirection so tests can point the module at a fake /proc/sys tree.
@@ -312,11 +312,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module, CONF_ROOT)
-    except LvsDrError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    module.exit_json(**result)
+    exit_with(module, lambda: run(module, CONF_ROOT))
 
 
 if __name__ == "__main__":
