@@ -82,12 +82,20 @@ def lab_part(bench: Bench, cold: bool) -> dict[str, str]:
         # The user's cache is moved aside (and dropped once the new one is
         # built): the cold run fills the same path, and every later run, this
         # benchmark's and the user's, finds it warm.
+        before = bench.workdir / "cache-before"
         if cache.exists():
-            cache.rename(bench.workdir / "cache-before")
+            cache.rename(before)
         env = base_env(bench.workdir, cache)
-        bench.results["make_lab_cold_s"] = bench.timed(["make", "-s", "lab"], env)
+        try:
+            bench.results["make_lab_cold_s"] = bench.timed(["make", "-s", "lab"], env)
+        except BaseException:
+            subprocess.run(["make", "-s", "lab-down"], env=env, cwd=REPO, capture_output=True, check=False)
+            if before.exists():  # the user's cache comes back
+                shutil.rmtree(cache, ignore_errors=True)
+                before.rename(cache)
+            raise
         bench.timed(["make", "-s", "lab-down"], env)
-        shutil.rmtree(bench.workdir / "cache-before", ignore_errors=True)
+        shutil.rmtree(before, ignore_errors=True)
     # Warm: the cache as the cold run left it (or the user's), a new guest.
     env = base_env(bench.workdir, cache)
     bench.results["make_lab_warm_s"] = bench.timed(["make", "-s", "lab"], env)
