@@ -60,20 +60,6 @@ def ip_family(value: object) -> str:
     return IPV6 if parse_ip(value).version == 6 else IPV4
 
 
-def is_ipv4(value: object) -> bool:
-    try:
-        return parse_ip(value).version == 4
-    except ValueError:
-        return False
-
-
-def is_ipv6(value: object) -> bool:
-    try:
-        return parse_ip(value).version == 6
-    except ValueError:
-        return False
-
-
 def format_host_port(address: str, port: int) -> str:
     """``192.0.2.1:80`` or ``[2001:db8::1]:80`` -- the form ipvsadm reads and prints."""
     if ":" in address:

@@ -18,6 +18,7 @@ import struct
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.iproute import validate_ifname
 
 ETH_P_ARP = 0x0806
@@ -38,12 +39,11 @@ MAX_COUNT = 1000
 MAX_TIMEOUT = 300.0
 
 
-class ArpError(Exception):
-    """The probe could not run; ``parameter`` names the option at fault, when one is."""
+class ArpError(LvsDrError):
+    """The probe could not run; ``parameter`` names the option at fault, when one is (None otherwise)."""
 
     def __init__(self, msg: str, parameter: Optional[str] = None) -> None:
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, parameter=parameter)
         self.parameter = parameter
 
 

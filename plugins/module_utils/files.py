@@ -20,6 +20,25 @@ def read_file(path: str) -> Optional[str]:
         return None
 
 
+def file_target_problem(path: str) -> Optional[str]:
+    """Why :func:`write_atomic` could not create or replace ``path``, None when it can.
+
+    Checked before anything changes: ``path`` must not be a directory and its
+    directory must exist, be a directory and be writable (the temporary file
+    and the rename both live there).
+    """
+    if os.path.isdir(path):
+        return "is a directory, expected a file name"
+    directory = os.path.dirname(path) or "."
+    if not os.path.exists(directory):
+        return f"directory {directory} does not exist"
+    if not os.path.isdir(directory):
+        return f"{directory} is not a directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"directory {directory} is not writable"
+    return None
+
+
 def write_atomic(module: AnsibleModule, path: str, content: str, mode: int, prefix: str) -> None:
     """Replace ``path`` with ``content`` (file ``mode``) through a temporary file in the same directory."""
     fd, tmp = tempfile.mkstemp(prefix=prefix, dir=os.path.dirname(path) or ".")

@@ -1,12 +1,12 @@
 # Copyright: lvs.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one wrapper around iproute2's ``ip`` used by this collection.
+"""iproute2's ``ip``: argv builders and parsers on top of :mod:`command`.
 
 Reading is done with ``ip -j`` (JSON) and parsed by plain functions that need
 no kernel, so they are unit-tested on recorded output.  Writing builds argv
-lists (never a shell string) and runs them with ``LANG=C``.  Callers decide
-what to change by reading state first; nothing here matches error messages
-(iproute2 wording differs between versions).
+lists (never a shell string); :class:`command.CommandRunner` runs them with
+``LANG=C``.  Callers decide what to change by reading state first; nothing
+here matches error messages (iproute2 wording differs between versions).
 """
 
 from __future__ import annotations
@@ -16,31 +16,13 @@ import json
 import re
 from typing import Any, NamedTuple, Optional
 
-# Environment for every ip invocation: stable, untranslated output.
-IP_ENV = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
 
 FAMILY_FLAG = {4: "-4", 6: "-6"}
 _JSON_FAMILY = {"inet": 4, "inet6": 6}
 # Routes with these protocols belong to the kernel (they come and go with the
 # address) and are never added or deleted by this collection.
 KERNEL_PROTOCOLS = frozenset({"kernel"})
-
-
-class IpError(Exception):
-    """ip failed or printed something that could not be parsed."""
-
-    def __init__(self, msg: str, cmd: Optional[list[str]] = None, rc: Optional[int] = None,
-                 stdout: str = "", stderr: str = "") -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.cmd = cmd or []
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def fail_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``module.fail_json``."""
-        return {"msg": self.msg, "cmd": self.cmd, "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
 
 
 class AddressEntry(NamedTuple):
@@ -76,16 +58,6 @@ class RouteEntry(NamedTuple):
     scope: Optional[str] = None
     metric: Optional[int] = None
 
-    def describe(self) -> str:
-        line = f"{self.dst} dev {self.device}"
-        if self.protocol:
-            line += f" proto {self.protocol}"
-        if self.scope:
-            line += f" scope {self.scope}"
-        if self.metric is not None:
-            line += f" metric {self.metric}"
-        return line
-
 
 # --------------------------------------------------------------------------- parsing
 
@@ -97,9 +69,9 @@ def _load_json_list(text: str, what: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise IpError(f"Cannot parse the JSON printed by ip ({what}): {exc}", stdout=text) from exc
+        raise CommandError(f"Cannot parse the JSON printed by ip ({what}): {exc}", stdout=text) from exc
     if not isinstance(data, list):
-        raise IpError(f"Unexpected JSON printed by ip ({what}): expected a list", stdout=text)
+        raise CommandError(f"Unexpected JSON printed by ip ({what}): expected a list", stdout=text)
     return [item for item in data if isinstance(item, dict)]
 
 
@@ -109,7 +81,7 @@ def parse_links(text: str) -> list[str]:
 
 
 def parse_addresses(text: str) -> list[AddressEntry]:
-    """Addresses from ``ip -j addr show`` (all devices, or one with ``dev``)."""
+    """Addresses from ``ip -j addr show``."""
     entries: list[AddressEntry] = []
     for link in _load_json_list(text, "addr show"):
         device = str(link.get("ifname", ""))
@@ -206,49 +178,29 @@ def route_del_argv(route: RouteEntry) -> list[str]:
 # --------------------------------------------------------------------------- running
 
 
-def ip_binary(module: Any) -> str:
-    """Path of ``ip``; fails the module with a clear message when missing."""
-    return str(module.get_bin_path("ip", required=True))
+def ip_runner(module: Any) -> CommandRunner:
+    """The runner of ``ip``; the binary is looked up on first use."""
+    return CommandRunner(module, "ip", "iproute2 (the iproute package on the RedHat family)")
 
 
-def run_ip(module: Any, argv: list[str]) -> str:
-    """Run ``ip <argv>`` with LANG=C; raise IpError (with rc/stdout/stderr) when it fails."""
-    cmd = [ip_binary(module), *argv]
-    rc, stdout, stderr = module.run_command(cmd, environ_update=IP_ENV, check_rc=False)
-    if rc != 0:
-        raise IpError(f"'{' '.join(cmd)}' failed: {stderr.strip() or stdout.strip()}", cmd, rc, stdout, stderr)
-    return str(stdout)
+def run_ip(ip: CommandRunner, argv: list[str]) -> str:
+    """Run ``ip <argv>``; CommandError (with cmd/rc/stdout/stderr) when it exits non-zero."""
+    result = ip.run(argv)
+    if result.rc != 0:
+        raise CommandError(f"'{result.command}' failed: {result.stderr.strip() or result.stdout.strip()}", *result)
+    return result.stdout
 
 
-def list_interfaces(module: Any) -> list[str]:
-    return parse_links(run_ip(module, ["-j", "link", "show"]))
+def list_interfaces(ip: CommandRunner) -> list[str]:
+    return parse_links(run_ip(ip, ["-j", "link", "show"]))
 
 
-def get_addresses(module: Any, device: Optional[str] = None) -> list[AddressEntry]:
-    argv = ["-j", "addr", "show"]
-    if device:
-        argv += ["dev", device]
-    return parse_addresses(run_ip(module, argv))
+def get_addresses(ip: CommandRunner) -> list[AddressEntry]:
+    return parse_addresses(run_ip(ip, ["-j", "addr", "show"]))
 
 
-def get_routes(module: Any, family: int) -> list[RouteEntry]:
-    return parse_routes(run_ip(module, ["-j", FAMILY_FLAG[family], "route", "show", "table", "main"]), family)
-
-
-def add_address(module: Any, address: str, prefix: int, device: str, label: Optional[str] = None) -> None:
-    run_ip(module, addr_add_argv(address, prefix, device, label))
-
-
-def del_address(module: Any, address: str, prefix: int, device: str) -> None:
-    run_ip(module, addr_del_argv(address, prefix, device))
-
-
-def add_route(module: Any, address: str, device: str) -> None:
-    run_ip(module, route_add_argv(address, device))
-
-
-def del_route(module: Any, route: RouteEntry) -> None:
-    run_ip(module, route_del_argv(route))
+def get_routes(ip: CommandRunner, family: int) -> list[RouteEntry]:
+    return parse_routes(run_ip(ip, ["-j", FAMILY_FLAG[family], "route", "show", "table", "main"]), family)
 
 
 # --------------------------------------------------------------------------- names

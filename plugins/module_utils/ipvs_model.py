@@ -11,8 +11,8 @@ negative fwmark rendering (``%d`` of an unsigned mark).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV4,
@@ -21,6 +21,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     format_host_port,
     split_host_port,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 FWMARK = "fwmark"
@@ -49,8 +50,11 @@ _VERSION_RE = re.compile(r"^IP Virtual Server version (\S+) \(size=(\d+)\)")
 _SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
-class IpvsParseError(ValueError):
+class IpvsParseError(LvsDrError, ValueError):
     """ipvsadm printed something this parser does not understand."""
+
+    def fail_kwargs(self) -> dict[str, Any]:
+        return {"msg": f"could not parse ipvsadm output: {self.msg}"}
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,6 @@ class ServiceKey:
     @property
     def protocol_number(self) -> int:
         return {"tcp": 6, "udp": 17, "sctp": 132}.get(self.protocol, 0)
-
-    def sort_key(self) -> tuple[int, int, int, int, int]:
-        """Natural order: address services first, then by mark, family, protocol, address, port."""
-        fam = 6 if self.family == IPV6 else 4
-        if self.is_fwmark:
-            return (self.fwmark, fam, 0, 0, 0)
-        number = address_sort_key(self.address)[1]
-        return (0, fam, self.protocol_number, number, self.port)
 
     def to_dict(self) -> dict[str, object]:
         if self.is_fwmark:
@@ -181,9 +177,6 @@ class VirtualService:
 
     def sorted_servers(self) -> list[RealServer]:
         return sorted(self.real_servers, key=RealServer.sort_key)
-
-    def copy(self) -> VirtualService:
-        return replace(self, real_servers=[replace(rs) for rs in self.real_servers])
 
     def to_dict(self, live: bool = False) -> dict[str, object]:
         data = self.key.to_dict()

@@ -217,13 +217,10 @@ def ipvsadm_compare_servers(a: RealServer, b: RealServer) -> int:
     return a.port - b.port
 
 
-def render_service(svc: VirtualService, ipvsadm_order: bool = True) -> list[str]:
-    """Lines ``ipvsadm -Sn`` (1.31) prints for one service."""
+def render_service(svc: VirtualService) -> list[str]:
+    """Lines ``ipvsadm -Sn`` (1.31) prints for one service, real servers in libipvs's order."""
     lines = [add_service_line(svc)]
-    if ipvsadm_order:
-        servers = sorted(svc.real_servers, key=cmp_to_key(ipvsadm_compare_servers))
-    else:
-        servers = svc.sorted_servers()
+    servers = sorted(svc.real_servers, key=cmp_to_key(ipvsadm_compare_servers))
     selector = svc.key.ipvsadm_args()
     for rs in servers:
         words = ["-a", *selector, "-r", format_host_port(rs.address, rs.port), _forwarding_switch(rs), "-w",

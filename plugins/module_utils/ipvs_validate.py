@@ -21,6 +21,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     ipv6_prefix_length,
     normalize_ip,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     DEFAULT_SCHEDULER,
     FORWARDING_SWITCH,
@@ -50,15 +51,15 @@ MAX_THRESHOLD = 65535
 _MISSING = object()
 
 
-class ValidationError(ValueError):
-    """Bad input; ``str()`` names the parameter and the bad value."""
+class ValidationError(LvsDrError, ValueError):
+    """Bad input; ``str()`` names the parameter and the bad value; the failure reports ``parameter``."""
 
     def __init__(self, parameter: str, value: Any, reason: str) -> None:
+        shown = "" if value is _MISSING else f" (got {value!r})"
+        super().__init__(f"{parameter}: {reason}{shown}", parameter=parameter)
         self.parameter = parameter
         self.value = value
         self.reason = reason
-        shown = "" if value is _MISSING else f" (got {value!r})"
-        super().__init__(f"{parameter}: {reason}{shown}")
 
 
 @dataclass

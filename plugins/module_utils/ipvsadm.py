@@ -1,9 +1,8 @@
 # Copyright: lvs.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one wrapper around the ``ipvsadm`` binary.
+"""The ``ipvsadm`` commands and the reading of their output, on top of :mod:`command`.
 
-* the binary is found with ``module.get_bin_path`` (sbin directories included);
-* commands are argv lists, run with ``LANG=C``/``LC_ALL=C``;
+* the binary, the locale and the error fields are :class:`command.CommandRunner`'s;
 * changes go in one batch through ``ipvsadm -R`` on stdin. In ipvsadm 1.31
   ``restore_table()`` feeds every stdin line to ``process_options()``, so -A,
   -E, -D, -a, -e and -d lines are all accepted and nothing is flushed (only the
@@ -20,15 +19,13 @@ import re
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     IpvsTable,
     merge_listings,
     parse_connections,
     parse_listing,
 )
-
-SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin"]
-C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 # "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
 _NO_IPVS = re.compile(r"Can't initialize ipvs|Protocol not available|ip_vs.*not found|Module ip_vs not found", re.I)
@@ -42,33 +39,8 @@ _REDHAT_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "
 _DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint", "devuan", "pop", "kali"}
 
 
-class IpvsadmError(Exception):
-    """ipvsadm is missing, IPVS is unavailable, or a command failed."""
-
-    def __init__(
-        self, msg: str, cmd: Optional[Sequence[str]] = None, rc: Optional[int] = None, stdout: str = "",
-        stderr: str = "",
-    ) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.cmd = list(cmd) if cmd else []
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def fail_kwargs(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"msg": self.msg}
-        if self.cmd:
-            data.update(cmd=self.cmd, rc=self.rc, stdout=self.stdout, stderr=self.stderr)
-        return data
-
-
-class IpvsadmMissing(IpvsadmError):
-    pass
-
-
-class IpvsUnavailable(IpvsadmError):
-    pass
+class IpvsUnavailable(CommandError):
+    """ipvsadm ran, but the kernel has no usable IPVS."""
 
 
 def meaningful_stderr(stderr: str) -> str:
@@ -105,44 +77,26 @@ def read_os_release(path: str = "/etc/os-release") -> str:
 
 
 class Ipvsadm:
-    """Runs ipvsadm through ``module.run_command``; every method is one ipvsadm call."""
+    """ipvsadm through a :class:`CommandRunner`; every method is one ipvsadm call."""
 
     def __init__(self, module: Any) -> None:
-        self.module = module
-        self._binary: Optional[str] = None
-        self.calls = 0
-
-    @property
-    def binary(self) -> str:
-        if self._binary is None:
-            path = self.module.get_bin_path("ipvsadm", required=False, opt_dirs=SBIN_DIRS)
-            if not path:
-                raise IpvsadmMissing(
-                    "ipvsadm was not found on the managed host (searched PATH and "
-                    + ", ".join(SBIN_DIRS)
-                    + "); install the ipvsadm package"
-                )
-            self._binary = path
-        return self._binary
+        self.runner = CommandRunner(module, "ipvsadm")
 
     def run(self, args: Sequence[str], data: Optional[str] = None) -> str:
-        cmd = [self.binary, *args]
-        self.calls += 1
-        rc, out, err = self.module.run_command(
-            cmd, data=data, binary_data=data is not None, environ_update=C_LOCALE, check_rc=False
-        )
+        result = self.runner.run(args, data)
+        err = result.stderr
         problem = meaningful_stderr(err)
-        if _NO_IPVS.search(err or ""):
+        if _NO_IPVS.search(err):
             raise IpvsUnavailable(
                 "the kernel has no usable IPVS (is the ip_vs module available and loaded? in a container it "
                 "must be loaded on the host and the container must be privileged): " + problem.strip(),
-                cmd, rc, out, err,
+                *result,
             )
-        if rc != 0 or problem:
-            raise IpvsadmError(
-                f"{' '.join(cmd)} failed (rc={rc}): {problem.strip() or out.strip()}", cmd, rc, out, err
+        if result.rc != 0 or problem:
+            raise CommandError(
+                f"{result.command} failed (rc={result.rc}): {problem.strip() or result.stdout.strip()}", *result
             )
-        return out
+        return result.stdout
 
     # ---- reads: a fixed number of calls whatever the table size
 

@@ -36,14 +36,6 @@ _IFNAME_RE = re.compile(r"^[^/:\s]{1,15}$")
 Values = dict[str, dict[str, int]]  # scope -> key -> value
 
 
-def validate_value(key: str, value: int) -> Optional[str]:
-    """Error message for an out-of-range value, None when valid."""
-    allowed = VALID_VALUES[key]
-    if value not in allowed:
-        return f"{key}={value} is invalid: allowed values are {', '.join(str(v) for v in allowed)}"
-    return None
-
-
 def validate_interface_name(name: str) -> Optional[str]:
     if name in GLOBAL_SCOPES:
         return f"interfaces: '{name}' is always managed (see include_default); list real interfaces only"
@@ -127,25 +119,3 @@ def render_sysctl_file(values: Values) -> str:
             if key in keys:
                 lines.append(f"{sysctl_key(scope, key)} = {keys[key]}\n")
     return "".join(lines)
-
-
-def normalise_key(key: str) -> str:
-    """sysctl.d accepts 'a.b.c' and 'a/b/c'; in the slash form dots belong to names.  Return the dotted form."""
-    key = key.strip()
-    first_dot, first_slash = key.find("."), key.find("/")
-    if first_slash != -1 and (first_dot == -1 or first_slash < first_dot):
-        return ".".join(part.replace(".", "/") for part in key.split("/"))
-    return key
-
-
-def parse_sysctl_file(text: str) -> dict[str, str]:
-    """``key = value`` pairs of a sysctl.d file, keys in dotted form; the last assignment wins."""
-    result: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;" or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip().lstrip("-")  # '-key' only means: ignore failures when applying
-        result[normalise_key(key)] = value.strip()
-    return result

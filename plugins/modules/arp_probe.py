@@ -146,6 +146,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import arp
+from ansible_collections.lvs.dr.plugins.module_utils.errors import exit_with
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "address": {"type": "str", "required": True},
@@ -169,11 +170,7 @@ def validate(params: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = arp.probe(**validate(module.params))
-    except arp.ArpError as exc:
-        module.fail_json(msg=exc.msg, parameter=exc.parameter)
-    module.exit_json(changed=False, **result)
+    exit_with(module, lambda: {"changed": False, **arp.probe(**validate(module.params))})
 
 
 if __name__ == "__main__":

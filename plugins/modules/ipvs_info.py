@@ -283,10 +283,12 @@ connections:
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError, ServiceKey, VirtualService
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import ValidationError, validate_service_key
-from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm, IpvsadmError
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey, VirtualService
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_service_key
+from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "table": {"type": "bool", "default": True},
@@ -325,32 +327,27 @@ def kernel_info() -> dict[str, Any]:
     return read_kernel_info().to_dict()
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def run(module: AnsibleModule) -> dict[str, Any]:
     if not module.params["table"]:
         for option, unused in (("service", None), ("connections", False)):
             if module.params[option] != unused:
-                module.fail_json(
-                    msg=f"{option}: needs table=true (got {option}={module.params[option]!r} with table=false)",
+                raise LvsDrError(
+                    f"{option}: needs table=true (got {option}={module.params[option]!r} with table=false)",
                     parameter=option,
                 )
-        module.exit_json(changed=False, kernel=kernel_info())
+        return {"changed": False, "kernel": kernel_info()}
     key: Optional[ServiceKey] = None
     if module.params["service"] is not None:
         params = dict(module.params["service"])
         params["allow_port_zero"] = True
-        try:
-            key = validate_service_key(params, "service")
-        except ValidationError as exc:
-            module.fail_json(msg=str(exc), parameter=exc.parameter)
+        key = validate_service_key(params, "service")
     ipvsadm = Ipvsadm(module)
     try:
         table = ipvsadm.read_full(stats=module.params["stats"], rate=module.params["rate"])
         connections = ipvsadm.connections() if module.params["connections"] else None
-    except IpvsadmError as exc:
-        module.fail_json(kernel=kernel_info(), **exc.fail_kwargs())
-    except IpvsParseError as exc:
-        module.fail_json(msg=f"could not parse ipvsadm output: {exc}")
+    except CommandError as exc:
+        exc.fields["kernel"] = kernel_info()  # what the kernel offers tells why ipvsadm failed
+        raise
     services = table.services
     selected: Optional[VirtualService] = None
     if key is not None:
@@ -365,7 +362,12 @@ def main() -> None:
     }
     if connections is not None:
         result["connections"] = filter_connections(connections, key, selected) if key else connections
-    module.exit_json(**result)
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

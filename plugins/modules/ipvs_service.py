@@ -210,6 +210,8 @@ options:
     description:
       - Restore file for O(save). Default by distribution read from C(/etc/os-release)
         C(/etc/sysconfig/ipvsadm) on the RedHat family, C(/etc/ipvsadm.rules) on the Debian family.
+      - Its directory must exist and be writable; this is checked with the rest of the input, before the
+        table is read or changed.
     type: path
 seealso:
   - module: lvs.dr.ipvs_info
@@ -383,12 +385,11 @@ diff:
     after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
 """
 
-import os
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsParseError
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
+from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
     diff_texts,
@@ -403,7 +404,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     Ipvsadm,
-    IpvsadmError,
     default_save_path,
     read_os_release,
 )
@@ -457,14 +457,6 @@ def build_module() -> AnsibleModule:
     )
 
 
-def _write_atomic(module: AnsibleModule, path: str, content: str) -> None:
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        module.fail_json(msg=f"save_path: directory {directory} does not exist", save_path=path)
-    # The ipvsadm services create their restore files 0600.
-    write_atomic(module, path, content, 0o600, ".ipvsadm-")
-
-
 class ServiceReconciler:
     """Read, plan, apply (unless check mode), verify, save."""
 
@@ -507,8 +499,8 @@ class ServiceReconciler:
     def _verify(self, result: Plan) -> None:
         again = plan(self.desired, self.ipvsadm.read_table())
         if again.commands:
-            self.module.fail_json(
-                msg="ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
+            raise LvsDrError(
+                "ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
                 commands=result.commands,
             )
 
@@ -521,31 +513,33 @@ class ServiceReconciler:
         current = read_file(path)
         changed = current != content
         if changed and not self.module.check_mode:
-            _write_atomic(self.module, path, content)
+            # The ipvsadm services create their restore files 0600.
+            write_atomic(self.module, path, content, 0o600, ".ipvsadm-")
         return changed, {"before_header": path, "after_header": path, "before": current or "", "after": content}
+
+
+def run(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    # validation first: bad input fails before ipvsadm is even looked for
+    desired = validate_request(params)
+    save_path = validate_save_path(params["save_path"]) if params["save"] else None
+    if params["save"] and save_path is None:
+        save_path = default_save_path(read_os_release())
+        if save_path is None:
+            raise LvsDrError("save_path: cannot tell the restore file of this distribution from "
+                             "/etc/os-release; set save_path")
+    if save_path is not None:
+        # before the table is read or changed: a restore file that cannot be written must not
+        # fail the task after the batch was applied
+        problem = file_target_problem(save_path)
+        if problem:
+            raise ValidationError("save_path", save_path, problem)
+    return ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
 
 
 def main() -> None:
     module = build_module()
-    params = module.params
-    # validation first: bad input fails before ipvsadm is even looked for
-    try:
-        desired = validate_request(params)
-        save_path = validate_save_path(params["save_path"]) if params["save"] else None
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc), parameter=exc.parameter)
-    if params["save"] and save_path is None:
-        save_path = default_save_path(read_os_release())
-        if save_path is None:
-            module.fail_json(msg="save_path: cannot tell the restore file of this distribution from "
-                                 "/etc/os-release; set save_path")
-    try:
-        output = ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
-    except IpvsadmError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    except IpvsParseError as exc:
-        module.fail_json(msg=f"could not parse ipvsadm output: {exc}")
-    module.exit_json(**output)
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

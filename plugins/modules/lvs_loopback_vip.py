@@ -142,6 +142,8 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import iproute
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import parse_ip
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandRunner
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.sysctl_arp import CONF_ROOT, read_value
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -247,15 +249,15 @@ def _state_text(addresses: list[dict[str, Any]], routes: list[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def _execute(module: AnsibleModule, ops: list[iproute.Operation]) -> None:
+def _execute(ip: CommandRunner, ops: list[iproute.Operation]) -> None:
     for op in ops:
-        iproute.run_ip(module, op.argv)
+        iproute.run_ip(ip, op.argv)
 
 
-def _read_routes(module: AnsibleModule, families: set[int]) -> list[iproute.RouteEntry]:
+def _read_routes(ip: CommandRunner, families: set[int]) -> list[iproute.RouteEntry]:
     routes: list[iproute.RouteEntry] = []
     for family in sorted(families):
-        routes += iproute.get_routes(module, family)
+        routes += iproute.get_routes(ip, family)
     return routes
 
 
@@ -269,9 +271,7 @@ def _warn_about(module: AnsibleModule, specs: list[iproute.AddressSpec], current
             module.warn(f"{spec.address} is also assigned to {', '.join(others)}")
 
 
-def _refuse_losing_secondaries(
-    module: AnsibleModule, ops: list[iproute.Operation], current: list[iproute.AddressEntry]
-) -> None:
+def _refuse_losing_secondaries(ops: list[iproute.Operation], current: list[iproute.AddressEntry]) -> None:
     """Fail (before any change) if the plan deletes a primary whose secondaries the kernel would drop."""
     lost = {
         key: value
@@ -280,8 +280,8 @@ def _refuse_losing_secondaries(
     }
     if lost:
         details = "; ".join(f"deleting {key} would also delete {', '.join(value)}" for key, value in lost.items())
-        module.fail_json(
-            msg=f"Refusing to delete a primary address: {details} "
+        raise LvsDrError(
+            f"Refusing to delete a primary address: {details} "
             "(the kernel drops secondaries with their primary unless promote_secondaries=1)"
         )
 
@@ -290,25 +290,23 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     specs, errors = build_specs(params)
     if errors:
-        module.fail_json(msg="; ".join(errors), errors=errors)
+        raise LvsDrError("; ".join(errors), errors=errors)
     device = params["device"]
     present = params["state"] == "present"
     manage_route = params["route"] if params["route"] is not None else device == "lo"
     families = {spec.family for spec in specs}
+    ip = iproute.ip_runner(module)
 
-    try:
-        interfaces = iproute.list_interfaces(module)
-        if device not in interfaces:
-            module.fail_json(msg=f"device: no such interface: '{device}'", interfaces=interfaces)
-        current = iproute.get_addresses(module)
-        routes = _read_routes(module, families) if manage_route else []
-    except iproute.IpError as exc:
-        module.fail_json(**exc.fail_kwargs())
+    interfaces = iproute.list_interfaces(ip)
+    if device not in interfaces:
+        raise LvsDrError(f"device: no such interface: '{device}'", interfaces=interfaces)
+    current = iproute.get_addresses(ip)
+    routes = _read_routes(ip, families) if manage_route else []
 
     if present:
         _warn_about(module, specs, current)
     address_ops = iproute.plan_address_ops(specs, current, present)
-    _refuse_losing_secondaries(module, address_ops, current)
+    _refuse_losing_secondaries(address_ops, current)
     route_ops = iproute.plan_route_ops(specs, routes, present) if manage_route else []
     # present: addresses, then routes; absent: routes first, so no route outlives its reason.
     ops = address_ops + route_ops if present else route_ops + address_ops
@@ -321,20 +319,17 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         after_entries = iproute.simulate_addresses(current, ops)
         after_routes = iproute.simulate_routes(routes, ops)
     else:
-        try:
-            if present:
-                _execute(module, address_ops)
-                if manage_route and address_ops:
-                    # Re-plan: deleting an address may have taken a route with it.
-                    route_ops = iproute.plan_route_ops(specs, _read_routes(module, families), present)
-                _execute(module, route_ops)
-                ops = address_ops + route_ops
-            else:
-                _execute(module, ops)
-            after_entries = iproute.get_addresses(module)
-            after_routes = _read_routes(module, families) if manage_route else []
-        except iproute.IpError as exc:
-            module.fail_json(**exc.fail_kwargs())
+        if present:
+            _execute(ip, address_ops)
+            if manage_route and address_ops:
+                # Re-plan: deleting an address may have taken a route with it.
+                route_ops = iproute.plan_route_ops(specs, _read_routes(ip, families), present)
+            _execute(ip, route_ops)
+            ops = address_ops + route_ops
+        else:
+            _execute(ip, ops)
+        after_entries = iproute.get_addresses(ip)
+        after_routes = _read_routes(ip, families) if manage_route else []
 
     after_addresses = _report_addresses(after_entries, specs)
     after_route_lines = _report_routes(after_routes, specs)
@@ -364,7 +359,7 @@ def _promote_secondaries(device: str) -> bool:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.exit_json(**run(module))
+    exit_with(module, lambda: run(module))
 
 
 if __name__ == "__main__":

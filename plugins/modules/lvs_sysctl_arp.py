@@ -156,6 +156,7 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 
 # Indirection so tests can point the module at a fake /proc/sys tree.
@@ -180,34 +181,34 @@ def _validate(module: AnsibleModule, conf_root: str) -> list[str]:
     if params["state"] == "absent":
         for key in ("arp_ignore", "arp_announce"):
             if params[key] is not None:
-                module.fail_json(
-                    msg=f"{key}={params[key]} is not accepted with state=absent: "
+                raise LvsDrError(
+                    f"{key}={params[key]} is not accepted with state=absent: "
                     f"state=absent resets {key} to the kernel default 0"
                 )
     if params["persist"]:
         path = params["path"]
         if not path or not os.path.isabs(path):
-            module.fail_json(msg=f"path must be absolute, got: '{path}'")
+            raise LvsDrError(f"path must be absolute, got: '{path}'")
         if os.path.isdir(path):
-            module.fail_json(msg=f"path '{path}' is a directory, expected a file name")
+            raise LvsDrError(f"path '{path}' is a directory, expected a file name")
         if params["state"] == "present" and not os.path.isdir(os.path.dirname(path)):
-            module.fail_json(msg=f"path '{path}': directory '{os.path.dirname(path)}' does not exist")
+            raise LvsDrError(f"path '{path}': directory '{os.path.dirname(path)}' does not exist")
 
     interfaces: list[str] = []
     for name in params["interfaces"]:
         error = sa.validate_interface_name(name)
         if error:
-            module.fail_json(msg=error)
+            raise LvsDrError(error)
         if name not in interfaces:
             interfaces.append(name)
 
     existing = sa.list_conf_scopes(conf_root)
     if "all" not in existing:
-        module.fail_json(msg=f"{conf_root} is not readable: is this Linux with IPv4 enabled?")
+        raise LvsDrError(f"{conf_root} is not readable: is this Linux with IPv4 enabled?")
     missing = [name for name in interfaces if name not in existing]
     if missing:
-        module.fail_json(
-            msg=f"interfaces: no such interface: {', '.join(missing)} (no {conf_root}/<name>)",
+        raise LvsDrError(
+            f"interfaces: no such interface: {', '.join(missing)} (no {conf_root}/<name>)",
             missing_interfaces=missing,
         )
     return interfaces
@@ -241,7 +242,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
     try:
         before = sa.read_values(read_scopes, keys, conf_root)
     except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"Cannot read the current values under {conf_root}: {exc}")
+        raise LvsDrError(f"Cannot read the current values under {conf_root}: {exc}") from exc
 
     desired = sa.desired_values(scopes, settings)
     changes = sa.value_changes(before, desired)
@@ -259,10 +260,10 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
             try:
                 sa.write_value(scope, key, new, conf_root)
             except OSError as exc:
-                module.fail_json(
-                    msg=f"Cannot write {sa.sysctl_key(scope, key)}={new}: {exc} "
+                raise LvsDrError(
+                    f"Cannot write {sa.sysctl_key(scope, key)}={new}: {exc} "
                     "(root needed; a container must be privileged)"
-                )
+                ) from exc
         if file_changed:
             try:
                 if file_after is None:
@@ -270,7 +271,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
                 else:
                     write_atomic(module, path, file_after, 0o644, ".lvs-dr-")
             except OSError as exc:
-                module.fail_json(msg=f"Cannot update {path}: {exc}")
+                raise LvsDrError(f"Cannot update {path}: {exc}") from exc
         after = sa.read_values(read_scopes, keys, conf_root)
     else:
         after = sa.apply_changes(before, changes)
@@ -311,7 +312,7 @@ def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.exit_json(**run(module, CONF_ROOT))
+    exit_with(module, lambda: run(module, CONF_ROOT))
 
 
 if __name__ == "__main__":

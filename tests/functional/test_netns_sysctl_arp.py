@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ansible_collections.lvs.dr.plugins.module_utils.sysctl_arp import parse_sysctl_file
+from ansible_collections.lvs.dr.tests.unit.sysctl_file import parse_sysctl_file
 
 KEYS = ("arp_ignore", "arp_announce", "rp_filter")
 

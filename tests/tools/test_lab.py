@@ -36,7 +36,7 @@ esac
 """
 
 FAKE_MOLECULE = """#!/bin/sh
-echo "$@" >> "$FAKE_CALLS"
+echo "$@ keep=${LVS_DR_LAB_KEEP_PACKAGES:-} testinfra=${LVS_DR_LAB_TESTINFRA:-}" >> "$FAKE_CALLS"
 case "$1" in
   converge)
     echo "INFO     [default > create] Executing"
@@ -88,7 +88,9 @@ def test_up_prints_one_line_per_stage_then_the_table(stand_ins, capsys):
     log = stand_ins / "logs" / "lab-up.log"
     assert f"Log:        {log}" in out
     assert "FAILED - RETRYING" in log.read_text()
-    assert (stand_ins / "calls").read_text().splitlines() == ["converge -s default", "verify -s default"]
+    # the lab keeps the image's packages and leaves the testinfra checks to make test
+    assert (stand_ins / "calls").read_text().splitlines() == [
+        "converge -s default keep=1 testinfra=", "verify -s default keep= testinfra=0"]
 
 
 def test_a_failed_stage_shows_the_cause_from_the_log(stand_ins, capsys, monkeypatch):
@@ -107,7 +109,7 @@ def test_down_removes_the_lab(stand_ins, capsys):
     assert lab.main(["down"]) == 0
     out = capsys.readouterr().out
     assert "down" in out and "the cache stays" in out
-    assert (stand_ins / "calls").read_text().splitlines() == ["destroy -s default"]
+    assert (stand_ins / "calls").read_text().splitlines() == ["destroy -s default keep= testinfra="]
 
 
 def test_usage(capsys):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.lvs.dr.plugins.module_utils import iproute
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
 from ansible_collections.lvs.dr.plugins.module_utils.iproute import AddressEntry, AddressSpec, RouteEntry
 
 # Recorded with iproute2 6.1 in a throwaway netns: lo with 192.0.2.150/32 label lo:3 and
@@ -71,7 +72,7 @@ def test_parse_routes_table(text: str, expected: list[RouteEntry]) -> None:
 
 @pytest.mark.parametrize("text", ["{not json", '{"a": 1}'])
 def test_parse_rejects_garbage(text: str) -> None:
-    with pytest.raises(iproute.IpError):
+    with pytest.raises(CommandError):
         iproute.parse_addresses(text)
 
 
@@ -208,8 +209,8 @@ class FakeModule:
         self.calls: list[tuple[list[str], dict[str, str]]] = []
         self.result = (rc, stdout, stderr)
 
-    def get_bin_path(self, name: str, required: bool = False) -> str:
-        assert required
+    def get_bin_path(self, name: str, required: bool = False, opt_dirs: list[str] | None = None) -> str:
+        assert not required and opt_dirs and "/usr/sbin" in opt_dirs  # the runner raises CommandNotFound itself
         return f"/usr/sbin/{name}"
 
     def run_command(self, cmd: list[str], environ_update: dict[str, str], check_rc: bool) -> tuple[int, str, str]:
@@ -219,7 +220,7 @@ class FakeModule:
 
 def test_run_ip_uses_argv_and_lang_c() -> None:
     module = FakeModule(stdout=fixture("link_show.json"))
-    assert iproute.list_interfaces(module) == ["lo", "eth1", "eth0"]
+    assert iproute.list_interfaces(iproute.ip_runner(module)) == ["lo", "eth1", "eth0"]
     cmd, env = module.calls[0]
     assert cmd == ["/usr/sbin/ip", "-j", "link", "show"]
     assert env["LANG"] == "C" and env["LC_ALL"] == "C"
@@ -227,8 +228,8 @@ def test_run_ip_uses_argv_and_lang_c() -> None:
 
 def test_run_ip_failure_keeps_rc_and_stderr() -> None:
     module = FakeModule(rc=2, stderr="Error: ipv4: Address already assigned.\n")
-    with pytest.raises(iproute.IpError) as info:
-        iproute.add_address(module, "192.0.2.1", 32, "lo")
+    with pytest.raises(CommandError) as info:
+        iproute.run_ip(iproute.ip_runner(module), iproute.addr_add_argv("192.0.2.1", 32, "lo"))
     kwargs = info.value.fail_kwargs()
     assert kwargs["rc"] == 2 and "already assigned" in kwargs["stderr"]
     assert kwargs["cmd"] == ["/usr/sbin/ip", "-4", "addr", "add", "192.0.2.1/32", "dev", "lo"]

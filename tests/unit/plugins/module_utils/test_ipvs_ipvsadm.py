@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandNotFound
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     Ipvsadm,
-    IpvsadmError,
-    IpvsadmMissing,
     IpvsUnavailable,
     default_save_path,
     distro_family,
@@ -46,7 +45,7 @@ def test_empty_restore_runs_nothing():
 
 
 def test_missing_binary():
-    with pytest.raises(IpvsadmMissing, match="ipvsadm was not found"):
+    with pytest.raises(CommandNotFound, match="ipvsadm was not found"):
         Ipvsadm(FakeModule(binary=None)).save()
 
 
@@ -59,7 +58,7 @@ def test_no_ipvs_in_kernel():
 
 def test_stderr_with_rc_zero_is_an_error():
     # ipvsadm -R returns the status of the last line only; an earlier kernel error shows on stderr
-    with pytest.raises(IpvsadmError, match="Service already exists"):
+    with pytest.raises(CommandError, match="Service already exists"):
         Ipvsadm(FakeModule((0, "", "Service already exists\n"))).restore(["-A -t 10.0.0.1:80 -s rr"])
 
 

@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file
+from ansible_collections.lvs.dr.tests.unit.sysctl_file import parse_sysctl_file
+
+# Test helper (the module does not need this check: its argument spec has the choices).
+
+
+def validate_value(key: str, value: int) -> str | None:
+    """Error message for a value outside ``sa.VALID_VALUES[key]``, None when valid."""
+    allowed = sa.VALID_VALUES[key]
+    if value not in allowed:
+        return f"{key}={value} is invalid: allowed values are {', '.join(str(v) for v in allowed)}"
+    return None
 
 
 def make_conf_root(tmp_path: Path, scopes: dict[str, dict[str, int]]) -> str:
@@ -25,7 +36,7 @@ def make_conf_root(tmp_path: Path, scopes: dict[str, dict[str, int]]) -> str:
     + [("rp_filter", v, v in (0, 1, 2)) for v in range(-1, 4)],
 )
 def test_validate_value(key: str, value: int, ok: bool) -> None:
-    error = sa.validate_value(key, value)
+    error = validate_value(key, value)
     assert (error is None) is ok
     if not ok:
         assert f"{key}={value}" in error
@@ -86,7 +97,7 @@ def test_render_matches_guide_and_parses_back() -> None:
         "net.ipv4.conf.ens33.arp_ignore = 1",
         "net.ipv4.conf.ens33.arp_announce = 2",
     ]
-    assert sa.parse_sysctl_file(text) == {
+    assert parse_sysctl_file(text) == {
         "net.ipv4.conf.all.arp_ignore": "1",
         "net.ipv4.conf.all.arp_announce": "2",
         "net.ipv4.conf.ens33.arp_ignore": "1",
@@ -111,7 +122,7 @@ def test_render_vlan_interface_uses_slash() -> None:
     ],
 )
 def test_parse_sysctl_file(text: str, expected: dict[str, str]) -> None:
-    assert sa.parse_sysctl_file(text) == expected
+    assert parse_sysctl_file(text) == expected
 
 
 def test_read_file(tmp_path: Path) -> None:

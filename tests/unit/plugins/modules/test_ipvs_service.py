@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, ClassVar
 
 import pytest
@@ -393,6 +394,34 @@ def test_save_writes_only_when_different(kernel: FakeKernel, tmp_path: Any) -> N
     path.write_text("# stale\n")
     third = run(ipvs_service, dict(WEB, save=True, save_path=str(path)), check=True)
     assert third["changed"] is True and third["saved"] is True and path.read_text() == "# stale\n"
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("missing/rules", "directory {tmp}/missing does not exist"),
+        ("a-file/rules", "{tmp}/a-file is not a directory"),
+        ("a-dir", "is a directory, expected a file name"),
+        ("read-only/rules", "directory {tmp}/read-only is not writable"),
+    ],
+)
+@pytest.mark.parametrize("check", [False, True])
+def test_bad_save_path_fails_before_anything_runs(
+    kernel: FakeKernel, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, where: str, reason: str, check: bool
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "read-only").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access",
+                        lambda path, mode: not str(path).endswith("read-only") and real_access(path, mode))
+    path = str(tmp_path / where)
+    bad = run(ipvs_service, dict(WEB, save=True, save_path=path), check=check)
+    assert bad["failed"] and bad["parameter"] == "save_path"
+    assert bad["msg"] == f"save_path: {reason.format(tmp=tmp_path)} (got {path!r})"
+    assert kernel.calls == [] and kernel.restores == [] and kernel.services == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir", "a-file", "read-only"]
+    assert list((tmp_path / "a-dir").iterdir()) == [] and list((tmp_path / "read-only").iterdir()) == []
 
 
 def test_save_check_mode_prediction_matches_real_run(kernel: FakeKernel, tmp_path: Any) -> None:

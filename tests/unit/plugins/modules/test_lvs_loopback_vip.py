@@ -112,7 +112,8 @@ def fake_ip(monkeypatch: pytest.MonkeyPatch) -> FakeIp:
         return fake(self, *args, **kwargs)
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, required=False: f"/sbin/{name}")
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, name, required=False, opt_dirs=None: f"/sbin/{name}")
     monkeypatch.setattr(lvs_loopback_vip, "_promote_secondaries", lambda device: False)
     return fake
 
