@@ -51,7 +51,7 @@ molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
 	tools/with-labhost tools/molecule-scenarios $(SCENARIOS)
 
 test: venv ## Everything: lint, sanity, unit and Molecule tests (the checks beside the scenarios)
-	$(MAKE) --no-print-directory -j2 --output-sync=line checks molecule
+	$(MAKE) --no-print-directory -j2 checks molecule
 
 checks: venv ## lint, sanity and units, one after the other
 	$(MAKE) --no-print-directory -j1 lint sanity units
