@@ -7,10 +7,11 @@ Used by the benchmarks (never by tests): set
     LVS_DR_TIMING_FILE=/path/to/out.json
 
 and the playbook run writes {"tasks": [...], "hosts": {...}} there at the end:
-per task its name, action, wall time (from its start to the start of the
-next task or the end of the play) and per host how many results it had
-(a loop counts each item); per host the module runs, i.e. results of tasks
-whose action runs on the host rather than only on the controller.
+per task its name, action, whether that action runs a module on the host
+(not only on the controller), wall time (from its start to the start of the
+next task or the end of the play) and per host how many results it had (a
+loop counts each item); per host the module runs, i.e. the results of tasks
+that run a module.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._close_current()
-        self._current = {"name": task.get_name(), "action": _short(task.action), "results": {},
-                         "_t0": time.monotonic()}
+        action = _short(task.action)
+        self._current = {"name": task.get_name(), "action": action, "runs_module": action not in CONTROLLER_ONLY,
+                         "results": {}, "_t0": time.monotonic()}
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self.v2_playbook_on_task_start(task, False)
@@ -83,7 +85,7 @@ class CallbackModule(CallbackBase):
         results[host] = results.get(host, 0) + 1
         delegated = result._result.get("_ansible_delegated_vars") or {}
         target = delegated.get("ansible_delegated_host", host)
-        if self._current["action"] not in CONTROLLER_ONLY:
+        if self._current["runs_module"]:
             self._module_runs[target] = self._module_runs.get(target, 0) + 1
 
     def v2_runner_on_ok(self, result: Any) -> None:
