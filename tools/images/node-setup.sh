@@ -53,6 +53,9 @@ if [ -n "$preinstalled" ]; then
 fi
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
-# No package lists ship with the image: date the directory to the epoch so
-# apt (and Ansible's cache_valid_time) sees them as stale, not as fresh.
+# No package lists ship with the image: date the directory to the epoch and
+# drop apt's success stamp of the build's own update (Ansible's apt module
+# reads that stamp first for cache_valid_time), so the lists are stale, not
+# fresh, and the roles' update_cache runs.
+rm -f /var/lib/apt/periodic/update-success-stamp
 touch -d @0 /var/lib/apt/lists
