@@ -62,11 +62,12 @@ class CommandResult(NamedTuple):
 class CommandRunner:
     """Runs one tool through ``module.run_command``."""
 
-    def __init__(self, module: Any, name: str, package: Optional[str] = None) -> None:
+    def __init__(self, module: Any, name: str, package: Optional[str] = None, path: Optional[str] = None) -> None:
+        """``path``: run this file (an init script, say) instead of looking ``name`` up."""
         self.module = module
         self.name = name
         self.package = package or f"the {name} package"
-        self._binary: Optional[str] = None
+        self._binary: Optional[str] = path
 
     @property
     def binary(self) -> str:

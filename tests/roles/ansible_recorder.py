@@ -13,7 +13,8 @@ facts). Only the last step -- shipping a module to the host and running it
 
 * ``setup`` with the host's ``facts`` from HOSTS_JSON (so a Debian
   controller can stand for an EL 9 host),
-* ``service_facts`` with its ``services``,
+* ``lvs.dr.service_info`` from the host's ``services`` (in ``service_facts``'
+  shape: ``{"firewalld.service": {"state": "running", "status": "enabled"}}``),
 * ``stat`` (and the ``file`` peek of a diff) with "does not exist",
 * ``ansible.posix.selinux`` with ``reboot_required`` for ``state=disabled``,
 * ``lvs.dr.ipvs_info`` (the director's pre-flight) with a kernel that has
@@ -48,12 +49,24 @@ def _short(name: str) -> str:
     return name
 
 
+def _service(name: str, services: dict[str, Any]) -> dict[str, Any]:
+    unit = name if "." in name else f"{name}.service"
+    known = services.get(unit)
+    if known is None:
+        return {"name": name, "manager": "systemd", "present": False, "active": False, "enabled": None,
+                "state": "absent"}
+    running = known.get("state") == "running"
+    return {"name": name, "manager": known.get("source", "systemd"), "present": True, "active": running,
+            "enabled": known.get("status") == "enabled", "state": "running" if running else "stopped"}
+
+
 def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
     if module in ("setup", "gather_facts"):
         facts = {f"ansible_{key}": value for key, value in host.get("facts", {}).items()}
         return {"changed": False, "ansible_facts": facts}
-    if module == "service_facts":
-        return {"changed": False, "ansible_facts": {"services": host.get("services", {})}}
+    if module == "lvs.dr.service_info":
+        return {"changed": False, "manager": "systemd",
+                "services": {name: _service(name, host.get("services", {})) for name in args.get("names", [])}}
     if module == "stat":
         return {"changed": False, "stat": {"exists": False}}
     if module == "file" and args.get("_diff_peek"):

@@ -101,7 +101,7 @@ def test_unmanaged_touches_no_firewall(run_site) -> None:
     assert run.rc == 0 and run.failures() == {}
     for host in ("director", "rs1"):
         names = run.module_names(host)
-        assert "service_facts" not in names
+        assert "lvs.dr.service_info" not in names
         assert "/etc/lvs-dr.nft" not in run.files(host)
         assert ("apt", {"name": ["nftables"], "state": "present", "update_cache": True,
                         "cache_valid_time": 3600}) not in run.modules(host)

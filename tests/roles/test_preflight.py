@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from roles_harness import DEB_VIP, LAB, Run, lab_hosts
 
-READ_ONLY = {"lvs.dr.ipvs_info", "lvs.dr.arp_probe", "service_facts"}
+READ_ONLY = {"lvs.dr.ipvs_info", "lvs.dr.arp_probe", "lvs.dr.service_info"}
 
 
 def _with(host: str, **profile: Any) -> dict[str, Any]:

@@ -161,4 +161,4 @@ def test_explicit_firewalld_that_is_not_running_fails_before_any_change(run_site
     failures = run.failures()
     assert sorted(failures) == ["rs1", "rs2"]
     assert "firewalld is not running" in failures["rs1"][0]
-    assert run.module_names("rs1") == ["service_facts"]  # read only, nothing changed
+    assert run.module_names("rs1") == ["lvs.dr.service_info"]  # read only, nothing changed

@@ -50,7 +50,7 @@ def test_default_firewall_on_a_host_without_systemd_stops_before_any_change(run_
     for host in ("rs1", "rs2"):
         assert "the service manager is sysvinit" in failures[host][0]
         assert "unmanaged" in failures[host][0]
-        assert run.module_names(host) == ["service_facts"]  # read only
+        assert run.module_names(host) == ["lvs.dr.service_info"]  # read only
 
 
 def test_init_script_instead_of_the_unit(sysv) -> None:
