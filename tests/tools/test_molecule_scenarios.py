@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,8 +49,9 @@ def _span(calls: list[list[str]], scenario: str) -> tuple[float, float]:
 def test_scenarios_run_side_by_side_with_prefixed_output(fake) -> None:
     proc, calls = fake("modules", "default")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "[modules] output of modules" in proc.stdout.splitlines()
-    assert "[default] output of default" in proc.stdout.splitlines()
+    # Each line carries its scenario and the minutes:seconds since that scenario started.
+    assert re.search(r"^\[modules 00:0\d\] output of modules$", proc.stdout, re.MULTILINE)
+    assert re.search(r"^\[default 00:0\d\] output of default$", proc.stdout, re.MULTILINE)
     assert "molecule-scenarios: modules passed" in proc.stdout
     assert "molecule-scenarios: default passed" in proc.stdout
     (m_start, m_end), (d_start, d_end) = _span(calls, "modules"), _span(calls, "default")
