@@ -81,12 +81,25 @@ def validate_ipv4(value: object, parameter: str) -> str:
     return str(address)
 
 
-def validate_target(value: object) -> str:
-    address = validate_ipv4(value, "address")
+def validate_target(value: object, parameter: str = "address") -> str:
+    address = validate_ipv4(value, parameter)
     ip = ipaddress.IPv4Address(address)
     if ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
-        raise ArpError(f"address: {address} cannot be probed with ARP (unspecified, multicast or broadcast)", "address")
+        raise ArpError(f"{parameter}: {address} cannot be probed with ARP (unspecified, multicast or broadcast)",
+                       parameter)
     return address
+
+
+def validate_targets(values: object) -> list[str]:
+    """The ``addresses`` option: a non-empty list of IPv4 addresses, duplicates dropped in order."""
+    if not isinstance(values, list) or not values:
+        raise ArpError(f"addresses: give a non-empty list of IPv4 addresses (got {values!r})", "addresses")
+    targets: list[str] = []
+    for index, value in enumerate(values):
+        target = validate_target(value, f"addresses[{index}]")
+        if target not in targets:
+            targets.append(target)
+    return targets
 
 
 def validate_source(value: object) -> str:
@@ -208,21 +221,24 @@ def open_socket(device: str) -> tuple[Any, bytes]:
 
 def probe(
     device: str,
-    target_ip: str,
+    target_ips: list[str],
     *,
     sender_ip: str = DAD_SOURCE,
     count: int = 3,
     timeout: float = 2.0,
     clock: Callable[[], float] = time.monotonic,
     opener: Callable[[str], tuple[Any, bytes]] = open_socket,
-) -> dict[str, object]:
-    """Send ``count`` ARP requests for ``target_ip`` out of ``device`` over ``timeout`` seconds; report answers.
+) -> dict[str, Any]:
+    """Ask for every address of ``target_ips`` at once out of ``device``; report the answers per address.
 
+    ``count`` requests for each address are spread over ``timeout`` seconds
+    (one round sends one request per address), and every answer that arrives
+    until then is kept, so probing many addresses takes as long as one.
     ``clock`` and ``opener`` are replaced by the unit tests.
     """
     sock, mac = opener(device)
     own_mac = format_mac(mac)
-    frame = build_request(mac, sender_ip, target_ip)
+    frames = [build_request(mac, sender_ip, target) for target in target_ips]
     packets: list[ArpPacket] = []
     schedule = send_times(count, timeout)
     sent = 0
@@ -232,12 +248,8 @@ def probe(
         while True:
             now = clock()
             while sent < count and now >= start + schedule[sent]:
-                try:
-                    sock.send(frame)
-                except OSError as exc:
-                    if exc.errno == errno.ENETDOWN:
-                        raise ArpError(f"device: '{device}' is down", "device") from None
-                    raise ArpError(f"device: sending on '{device}' failed: {exc.strerror}", "device") from None
+                for frame in frames:
+                    _send(sock, frame, device)
                 sent += 1
             if now >= end:
                 break
@@ -253,13 +265,17 @@ def probe(
                 packets.append(packet)
     finally:
         sock.close()
-    answers = collect_answers(packets, target_ip, own_mac)
-    return {
-        "answered": bool(answers),
-        "answers": answers,
-        "device": device,
-        "device_mac": own_mac,
-        "address": target_ip,
-        "source": sender_ip,
-        "sent": sent,
-    }
+    results = []
+    for target in target_ips:
+        answers = collect_answers(packets, target, own_mac)
+        results.append({"address": target, "answered": bool(answers), "answers": answers})
+    return {"results": results, "device": device, "device_mac": own_mac, "source": sender_ip, "sent": sent}
+
+
+def _send(sock: Any, frame: bytes, device: str) -> None:
+    try:
+        sock.send(frame)
+    except OSError as exc:
+        if exc.errno == errno.ENETDOWN:
+            raise ArpError(f"device: '{device}' is down", "device") from None
+        raise ArpError(f"device: sending on '{device}' failed: {exc.strerror}", "device") from None

@@ -7,11 +7,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: arp_probe
-short_description: Ask the local network with ARP who answers for an IPv4 address
+short_description: Ask the local network with ARP who answers for IPv4 addresses
 version_added: "0.1.0"
 description:
-  - Sends ARP requests for O(address) out of O(device) and reports every host that answered, with its MAC
-    address. Read-only; it never reports a change.
+  - Sends ARP requests for O(address) (or for every address of O(addresses) at once) out of O(device) and
+    reports every host that answered, with its MAC address. Read-only; it never reports a change.
+  - With O(addresses), one round sends one request per address, so probing many addresses takes as long as
+    probing one; the answers are reported per address in RV(results).
   - By default the requests are duplicate address detection probes (RFC 5227, what C(arping -D) sends);
     the sender IP address is C(0.0.0.0), so the hosts that answer do not add this host to their neighbour
     tables. O(source) sends ordinary requests instead.
@@ -33,8 +35,16 @@ options:
   address:
     description:
       - The IPv4 address to ask for, for example the VIP.
+      - Exactly one of O(address) and O(addresses) is required.
     type: str
-    required: true
+  addresses:
+    description:
+      - Several IPv4 addresses to ask for in one probe, for example every real server. Duplicates are asked
+        for once.
+      - Exactly one of O(address) and O(addresses) is required.
+    type: list
+    elements: str
+    version_added: "0.2.0"
   device:
     description:
       - The Ethernet device the requests leave from, for example the director's NIC. It must exist, be up
@@ -43,7 +53,7 @@ options:
     required: true
   count:
     description:
-      - Number of requests sent, spread evenly over O(timeout).
+      - Number of requests sent for each address, spread evenly over O(timeout).
     type: int
     default: 3
   timeout:
@@ -98,17 +108,32 @@ EXAMPLES = r"""
     count: 2
     timeout: 1
   become: true
+
+- name: Every real server must answer from the director's segment (one probe for all of them)
+  lvs.dr.arp_probe:
+    addresses: [192.168.206.128, 192.168.206.129]
+    device: ens33
+    source: 192.168.206.130
+    count: 2
+    timeout: 1
+  register: rs_probe
+  become: true
+
+- name: Name the real servers that did not answer
+  ansible.builtin.assert:
+    that: rs_probe.results | rejectattr('answered') | list | length == 0
+    fail_msg: "{{ rs_probe.results | rejectattr('answered') | map(attribute='address') | join(', ') }} did not answer"
 """
 
 RETURN = r"""
 answered:
   description: Whether any other host answered for O(address).
-  returned: success
+  returned: when O(address) is given
   type: bool
   sample: false
 answers:
   description: The hosts that answered, deduplicated, in order of arrival.
-  returned: success
+  returned: when O(address) is given
   type: list
   elements: dict
   contains:
@@ -127,16 +152,33 @@ device_mac:
   sample: 52:54:00:ab:cd:ef
 address:
   description: The address asked for, normalised.
-  returned: success
+  returned: when O(address) is given
   type: str
   sample: 192.168.206.150
+results:
+  description: One entry per address asked for (the one of O(address), or each of O(addresses) in order).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    address: {description: The address asked for, normalised., type: str, returned: success}
+    answered: {description: Whether any other host answered for it., type: bool, returned: success}
+    answers:
+      description: The hosts that answered for it (C(mac) and C(ip)), deduplicated, in order of arrival.
+      type: list
+      elements: dict
+      returned: success
+  sample:
+    - address: 192.168.206.128
+      answered: true
+      answers: [{"mac": "52:54:00:12:34:56", "ip": "192.168.206.128"}]
 source:
   description: The sender IPv4 address of the requests; C(0.0.0.0) for the default probe.
   returned: success
   type: str
   sample: 0.0.0.0
 sent:
-  description: Number of requests sent.
+  description: Number of requests sent for each address.
   returned: success
   type: int
   sample: 3
@@ -149,7 +191,8 @@ from ansible_collections.lvs.dr.plugins.module_utils import arp
 from ansible_collections.lvs.dr.plugins.module_utils.errors import exit_with
 
 ARGUMENT_SPEC: dict[str, Any] = {
-    "address": {"type": "str", "required": True},
+    "address": {"type": "str"},
+    "addresses": {"type": "list", "elements": "str"},
     "device": {"type": "str", "required": True},
     "count": {"type": "int", "default": 3},
     "timeout": {"type": "float", "default": 2},
@@ -159,8 +202,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
 
 def validate(params: dict[str, Any]) -> dict[str, Any]:
     """The probe's arguments from the module parameters; ArpError naming the parameter otherwise."""
+    single = params["address"] is not None
     return {
-        "target_ip": arp.validate_target(params["address"]),
+        "target_ips": [arp.validate_target(params["address"])] if single else arp.validate_targets(params["addresses"]),
         "device": arp.validate_device(params["device"]),
         "count": arp.validate_count(params["count"]),
         "timeout": arp.validate_timeout(params["timeout"]),
@@ -168,9 +212,21 @@ def validate(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"changed": False, **arp.probe(**validate(params))}
+    if params["address"] is not None:
+        result.update(result["results"][0])
+    return result
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    exit_with(module, lambda: {"changed": False, **arp.probe(**validate(module.params))})
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("address", "addresses")],
+        required_one_of=[("address", "addresses")],
+        supports_check_mode=True,
+    )
+    exit_with(module, lambda: run(module.params))
 
 
 if __name__ == "__main__":

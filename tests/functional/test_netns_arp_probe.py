@@ -48,6 +48,26 @@ def test_real_server_reachable_from_the_director_address(netns, peer) -> None:
     assert result["answers"] == [{"mac": mac(peer, "eth1"), "ip": "198.51.100.20"}]
 
 
+def test_several_addresses_in_one_probe(netns, peer) -> None:
+    """The director's pre-flight asks for every real server at once: answers are kept apart per address."""
+    peer.sh("ip", "addr", "add", "198.51.100.21/24", "dev", "eth1")
+    addresses = ["198.51.100.20", "198.51.100.99", "198.51.100.21", "198.51.100.20"]
+    result = netns.run_module("arp_probe", {"addresses": addresses, "device": "eth0", "source": DIRECTOR_IP,
+                                            "count": 2, "timeout": 1})
+    assert not result.get("failed"), result
+    peer_mac = mac(peer, "eth1")
+    assert result["results"] == [
+        {"address": "198.51.100.20", "answered": True, "answers": [{"mac": peer_mac, "ip": "198.51.100.20"}]},
+        {"address": "198.51.100.99", "answered": False, "answers": []},
+        {"address": "198.51.100.21", "answered": True, "answers": [{"mac": peer_mac, "ip": "198.51.100.21"}]},
+    ]
+    assert result["sent"] == 2 and "answered" not in result and "address" not in result
+    both = netns.run_module("arp_probe", {"address": VIP, "addresses": [VIP], "device": "eth0"})
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    neither = netns.run_module("arp_probe", {"device": "eth0"})
+    assert neither["failed"] and "one of the following is required: address, addresses" in neither["msg"]
+
+
 def test_nobody_holds_the_address(netns, peer) -> None:
     result = probe(netns)
     assert result["answered"] is False and result["answers"] == []

@@ -82,9 +82,12 @@ def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str
             "schedulers": {"available": present, "loaded": present, "loadable": [], "missing": missing,
                            "unknown": []}}}
     if module == "lvs.dr.arp_probe":
-        answered = bool(host.get("arp", {}).get(args.get("address"), bool(args.get("source"))))
-        return {"changed": False, "address": args.get("address"), "answered": answered,
-                "answers": [{"mac": "00:0c:29:00:00:99", "ip": args.get("address")}] if answered else []}
+        results = []
+        for address in [args["address"]] if args.get("address") else args.get("addresses", []):
+            answered = bool(host.get("arp", {}).get(address, bool(args.get("source"))))
+            results.append({"address": address, "answered": answered,
+                            "answers": [{"mac": "00:0c:29:00:00:99", "ip": address}] if answered else []})
+        return {"changed": False, "results": results, **(results[0] if args.get("address") else {})}
     return {"changed": True}
 
 

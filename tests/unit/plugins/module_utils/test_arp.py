@@ -257,10 +257,11 @@ def incoming(device: str = "eth0", pkttype: int = 0) -> tuple[Any, ...]:
     return (device, 0x0806, pkttype, 1, PEER)
 
 
-def run_probe(arrivals: list[tuple[float, bytes, tuple[Any, ...]]], **kwargs: Any) -> tuple[dict, FakeSocket]:
+def run_probe(arrivals: list[tuple[float, bytes, tuple[Any, ...]]], targets: tuple[str, ...] = (VIP,),
+              **kwargs: Any) -> tuple[dict, FakeSocket]:
     clock = FakeClock()
     fake = FakeSocket(clock, arrivals, kwargs.pop("send_error", None))
-    result = arp.probe("eth0", VIP, clock=clock, opener=lambda _device: (fake, OWN), **kwargs)
+    result = arp.probe("eth0", list(targets), clock=clock, opener=lambda _device: (fake, OWN), **kwargs)
     return result, fake
 
 
@@ -270,7 +271,7 @@ def test_probe_schedule_and_result_without_answers() -> None:
     assert all(data == DAD_FRAME for _at, data in fake.sent)
     assert fake.closed
     assert result == {
-        "answered": False, "answers": [], "device": "eth0", "device_mac": OWN_TEXT, "address": VIP,
+        "results": [{"address": VIP, "answered": False, "answers": []}], "device": "eth0", "device_mac": OWN_TEXT,
         "source": "0.0.0.0", "sent": 3,
     }
 
@@ -284,8 +285,9 @@ def test_probe_collects_answers_until_the_timeout() -> None:
         (2.50, reply(bytes.fromhex("0a0000000003")), incoming()),  # after the timeout: missed
     ]
     result, _fake = run_probe(arrivals)
-    assert result["answered"] is True
-    assert result["answers"] == [{"mac": PEER_TEXT, "ip": VIP}, {"mac": "0a:00:00:00:00:02", "ip": VIP}]
+    (found,) = result["results"]
+    assert found["answered"] is True
+    assert found["answers"] == [{"mac": PEER_TEXT, "ip": VIP}, {"mac": "0a:00:00:00:00:02", "ip": VIP}]
 
 
 def test_probe_ignores_outgoing_frames_and_other_devices() -> None:
@@ -295,13 +297,54 @@ def test_probe_ignores_outgoing_frames_and_other_devices() -> None:
         (0.2, b"\x00" * 10, incoming()),  # garbage
     ]
     result, _fake = run_probe(arrivals)
-    assert result["answered"] is False
+    assert result["results"][0]["answered"] is False
 
 
 def test_probe_with_source_and_count() -> None:
     result, fake = run_probe([], sender_ip="198.51.100.10", count=1, timeout=0.5)
     assert result["sent"] == 1 and result["source"] == "198.51.100.10"
     assert fake.sent[0][1] == arp.build_request(OWN, "198.51.100.10", VIP)
+
+
+def test_probe_asks_for_every_address_in_each_round_and_sorts_the_answers() -> None:
+    rs1, rs2, silent = "192.0.2.128", "192.0.2.129", "192.0.2.131"
+    arrivals = [
+        (0.05, reply(bytes.fromhex("0a0000000002"), rs2), incoming()),
+        (0.10, reply(bytes.fromhex("0a0000000001"), rs1), incoming()),
+        (0.80, reply(bytes.fromhex("0a0000000001"), rs1), incoming()),  # the second round's answer: counted once
+    ]
+    result, fake = run_probe(arrivals, targets=(rs1, rs2, silent), count=2, timeout=1.0)
+    assert result["sent"] == 2
+    # one request per address per round, all of a round at once
+    assert [(at, data) for at, data in fake.sent] == [
+        (0.0, arp.build_request(OWN, "0.0.0.0", rs1)), (0.0, arp.build_request(OWN, "0.0.0.0", rs2)),
+        (0.0, arp.build_request(OWN, "0.0.0.0", silent)),
+        (pytest.approx(0.5), arp.build_request(OWN, "0.0.0.0", rs1)),
+        (pytest.approx(0.5), arp.build_request(OWN, "0.0.0.0", rs2)),
+        (pytest.approx(0.5), arp.build_request(OWN, "0.0.0.0", silent))]
+    assert result["results"] == [
+        {"address": rs1, "answered": True, "answers": [{"mac": "0a:00:00:00:00:01", "ip": rs1}]},
+        {"address": rs2, "answered": True, "answers": [{"mac": "0a:00:00:00:00:02", "ip": rs2}]},
+        {"address": silent, "answered": False, "answers": []},
+    ]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "addresses: give a non-empty list of IPv4 addresses (got [])"),
+    ("192.0.2.1", "addresses: give a non-empty list of IPv4 addresses (got '192.0.2.1')"),
+    (["192.0.2.1", "2001:db8::1"], "addresses[1]: '2001:db8::1' is an IPv6 address"),
+    (["192.0.2.1", "192.0.2.300"], "addresses[1]: '192.0.2.300' is not an IPv4 address"),
+    (["224.0.0.1"], "addresses[0]: 224.0.0.1 cannot be probed with ARP"),
+])
+def test_validate_targets_errors_name_the_entry(value: Any, message: str) -> None:
+    with pytest.raises(arp.ArpError) as error:
+        arp.validate_targets(value)
+    assert error.value.msg.startswith(message)
+    assert error.value.parameter == message.split(":", maxsplit=1)[0]
+
+
+def test_validate_targets_drops_duplicates_in_order() -> None:
+    assert arp.validate_targets(["192.0.2.2", "192.0.2.1", " 192.0.2.2"]) == ["192.0.2.2", "192.0.2.1"]
 
 
 def test_probe_on_a_down_device() -> None:

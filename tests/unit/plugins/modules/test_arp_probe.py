@@ -20,11 +20,12 @@ class Done(Exception):
 def probes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
 
-    def fake_probe(device: str, target_ip: str, **kwargs: Any) -> dict[str, Any]:
-        seen.append({"device": device, "target_ip": target_ip, **kwargs})
-        answers = [{"mac": "0a:1b:2c:3d:4e:5f", "ip": target_ip}]
-        return {"answered": True, "answers": answers, "device": device, "device_mac": "02:00:00:00:00:01",
-                "address": target_ip, "source": kwargs["sender_ip"], "sent": kwargs["count"]}
+    def fake_probe(device: str, target_ips: list[str], **kwargs: Any) -> dict[str, Any]:
+        seen.append({"device": device, "target_ips": target_ips, **kwargs})
+        results = [{"address": ip, "answered": True, "answers": [{"mac": "0a:1b:2c:3d:4e:5f", "ip": ip}]}
+                   for ip in target_ips]
+        return {"results": results, "device": device, "device_mac": "02:00:00:00:00:01",
+                "source": kwargs["sender_ip"], "sent": kwargs["count"]}
 
     def finish(_self: Any, **kwargs: Any) -> None:
         raise Done(kwargs)
@@ -49,14 +50,23 @@ def run(args: dict[str, Any], check: bool = False) -> dict[str, Any]:
 
 def test_defaults_are_a_dad_probe(probes):
     result = run({"address": " 192.0.2.150", "device": "eth0"}, check=True)
-    assert probes == [{"device": "eth0", "target_ip": "192.0.2.150", "sender_ip": "0.0.0.0", "count": 3,
+    assert probes == [{"device": "eth0", "target_ips": ["192.0.2.150"], "sender_ip": "0.0.0.0", "count": 3,
                        "timeout": 2.0}]
-    assert result["changed"] is False and result["answered"] is True
+    assert result["changed"] is False and result["answered"] is True and result["address"] == "192.0.2.150"
+    assert result["results"] == [{"address": "192.0.2.150", "answered": True,
+                                  "answers": [{"mac": "0a:1b:2c:3d:4e:5f", "ip": "192.0.2.150"}]}]
+
+
+def test_several_addresses_are_one_probe(probes):
+    result = run({"addresses": ["192.0.2.128", "192.0.2.129", "192.0.2.128"], "device": "eth0"})
+    assert [probe["target_ips"] for probe in probes] == [["192.0.2.128", "192.0.2.129"]]
+    assert [entry["address"] for entry in result["results"]] == ["192.0.2.128", "192.0.2.129"]
+    assert "answered" not in result and "address" not in result
 
 
 def test_options_reach_the_probe(probes):
     run({"address": "192.0.2.128", "device": "ens33", "source": "192.0.2.130", "count": 1, "timeout": 0.5})
-    assert probes[0] == {"device": "ens33", "target_ip": "192.0.2.128", "sender_ip": "192.0.2.130", "count": 1,
+    assert probes[0] == {"device": "ens33", "target_ips": ["192.0.2.128"], "sender_ip": "192.0.2.130", "count": 1,
                          "timeout": 0.5}
 
 
