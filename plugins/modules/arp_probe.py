@@ -161,7 +161,10 @@ results:
   type: list
   elements: dict
   contains:
-    address: {description: The address asked for, normalised., type: str, returned: success}
+    address:
+      description: The address asked for, normalised.
+      type: str
+      returned: success
     answered: {description: Whether any other host answered for it., type: bool, returned: success}
     answers:
       description: The hosts that answered for it (C(mac) and C(ip)), deduplicated, in order of arrival.

@@ -80,7 +80,10 @@ services:
       description: Whether it starts at boot; null when that cannot be told (absent, or a static unit).
       type: bool
       returned: success
-    state: {description: C(running), C(stopped) or C(absent)., type: str, returned: success}
+    state:
+      description: One of C(running), C(stopped) and C(absent).
+      type: str
+      returned: success
   sample:
     firewalld: {name: firewalld, manager: systemd, present: true, active: true, enabled: true, state: running}
 """
