@@ -28,18 +28,25 @@ from roles_harness import (
 
 @pytest.fixture(scope="session")
 def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Run]]:
-    """run_site(hosts, *extra_vars, check=True) -> Run; identical runs are made once per session."""
+    """run_site(hosts, *extra_vars, check=True, inventory=None) -> Run; identical runs are made once per session.
+
+    ``inventory``: the text of an INI inventory to use instead of inventories/lab.
+    """
     ensure_collection_link()
     cache: dict[str, Run] = {}
 
-    def _run(hosts: dict[str, Any], *extra_vars: str, check: bool = True) -> Run:
-        key = json.dumps([hosts, extra_vars, check], sort_keys=True)
+    def _run(hosts: dict[str, Any], *extra_vars: str, check: bool = True, inventory: str | None = None) -> Run:
+        key = json.dumps([hosts, extra_vars, check, inventory], sort_keys=True)
         if key in cache:
             return cache[key]
         work = tmp_path_factory.mktemp("site")
         (work / "hosts.json").write_text(json.dumps(hosts))
         log = work / "calls.jsonl"
         log.touch()
+        inventory_path = INVENTORY
+        if inventory is not None:
+            inventory_path = work / "hosts.ini"
+            inventory_path.write_text(inventory)
         env = dict(
             os.environ,
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -52,7 +59,7 @@ def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
             ANSIBLE_RETRY_FILES_ENABLED="0",
         )
         argv = [sys.executable, str(RECORDER), str(work / "hosts.json"), str(log), str(REPO / "site.yml"),
-                "-i", str(INVENTORY), "-e", "ansible_connection=local"]
+                "-i", str(inventory_path), "-e", "ansible_connection=local"]
         for extra in extra_vars:
             argv += ["-e", extra]
         if check:

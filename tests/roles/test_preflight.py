@@ -75,3 +75,39 @@ def test_preflight_can_be_switched_off(run_site: Callable[..., Run]) -> None:
     run = _site(run_site, _with("director", arp={DEB_VIP: True}), "director_preflight=false")
     assert run.failures() == {}
     assert not {"lvs.dr.ipvs_info", "lvs.dr.arp_probe"} & set(run.module_names("director"))
+
+
+BARE_INVENTORY = "[directors]\ndirector\n\n[realservers]\nrs1\nrs2\n"
+
+
+def test_a_missing_vip_stops_each_role_before_any_module(run_site: Callable[..., Run]) -> None:
+    """director_vip and realserver_vip are required and have no default: the roles' argument check names them."""
+    run = run_site(lab_hosts("debian12"), inventory=BARE_INVENTORY)
+    assert run.rc != 0
+    failures = run.failures()
+    assert sorted(failures) == ["rs1", "rs2"]  # every real server failed, so the director's play never starts
+    assert "missing required arguments: realserver_vip" in failures["rs1"][0]
+    assert run.module_names("rs1") == []  # only the facts were read
+    run = run_site(lab_hosts("debian12"), f"realserver_vip={DEB_VIP}", inventory=BARE_INVENTORY)
+    (message,) = run.failures()["director"]
+    assert "missing required arguments: director_vip" in message
+    assert run.module_names("director") == []
+
+
+def test_an_unknown_os_family_stops_both_roles_naming_it(run_site: Callable[..., Run]) -> None:
+    hosts = lab_hosts("debian12")
+    for host in ("rs1", "rs2"):
+        hosts[host]["facts"].update(os_family="Suse", distribution="openSUSE Leap")
+    run = run_site(hosts, f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}")
+    failures = run.failures()
+    assert sorted(failures) == ["rs1", "rs2"]
+    assert "this host is openSUSE Leap of the Suse family. Nothing was changed." in failures["rs1"][0]
+    assert "lvs.dr.realserver knows the Debian and RedHat OS families" in failures["rs1"][0]
+    assert run.module_names("rs1") == []
+    hosts = lab_hosts("debian12")
+    hosts["director"]["facts"].update(os_family="Archlinux", distribution="Archlinux")
+    run = run_site(hosts, f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}")
+    (message,) = run.failures()["director"]
+    assert "lvs.dr.director knows the Debian and RedHat OS families" in message
+    _director_changed_nothing(run)
+    assert run.module_names("director") == []

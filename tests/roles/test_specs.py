@@ -1,0 +1,49 @@
+"""meta/argument_specs.yml is the one reference of each role's variables: defaults/main.yml must agree with it.
+
+A required variable has no default (or the role's argument check could never
+fire), and every default in defaults/main.yml is the spec's default, word for
+word, so ``ansible-doc -t role`` shows what the role really does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROLES = Path(__file__).resolve().parents[2] / "roles"
+PUBLIC = sorted(path.name for path in ROLES.iterdir() if (path / "meta" / "argument_specs.yml").exists())
+
+
+def _spec(role: str) -> dict[str, Any]:
+    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())
+    return specs["argument_specs"]["main"]["options"]
+
+
+def _defaults(role: str) -> dict[str, Any]:
+    return yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()) or {}
+
+
+def test_every_role_has_a_spec() -> None:
+    assert set(PUBLIC) == {path.name for path in ROLES.iterdir() if path.is_dir()}
+
+
+@pytest.mark.parametrize("role", PUBLIC)
+def test_required_variables_have_no_default(role: str) -> None:
+    required = {name for name, option in _spec(role).items() if option.get("required")}
+    defaulted = sorted(required & set(_defaults(role)))
+    assert not defaulted, f"{role}: required but defaulted: {defaulted}"
+
+
+@pytest.mark.parametrize("role", PUBLIC)
+def test_defaults_are_the_spec_defaults(role: str) -> None:
+    spec, defaults = _spec(role), _defaults(role)
+    assert set(defaults) <= set(spec), f"{role}: undeclared {sorted(set(defaults) - set(spec))}"
+    with_default = {name for name, option in spec.items() if "default" in option}
+    assert with_default == set(defaults), (
+        f"{role}: default only in the spec {sorted(with_default - set(defaults))}, "
+        f"only in defaults/main.yml {sorted(set(defaults) - with_default)}")
+    drift = {name: (spec[name]["default"], value) for name, value in defaults.items() if spec[name]["default"] != value}
+    assert drift == {}, f"{role}: spec default != defaults/main.yml: {drift}"
