@@ -94,6 +94,11 @@ def test_real_server_hidden_vip_answers_only_without_arp_suppression(netns, peer
     assert probe(netns)["answered"] is False
     # the real server still answers for its own address on eth1
     assert probe(netns, address="198.51.100.20", count=1)["answered"] is True
+    # the director's pre-flight: one probe from its own address for the VIP and the real server
+    both = netns.run_module("arp_probe", {"addresses": [VIP, "198.51.100.20"], "device": "eth0",
+                                          "source": DIRECTOR_IP, **FAST})
+    assert [(entry["address"], entry["answered"]) for entry in both["results"]] == [
+        (VIP, False), ("198.51.100.20", True)], both
 
 
 def test_errors_name_the_parameter(netns) -> None:
@@ -112,3 +117,12 @@ def test_device_down(netns) -> None:
     netns.sh("ip", "link", "set", "eth0", "down")
     result = netns.run_module("arp_probe", {"address": VIP, "device": "eth0", **FAST})
     assert result.get("failed") and result["msg"] == "device: 'eth0' is down", result
+
+
+def test_vip_holder_with_arp_ignore_2_answers_both_probes(netns, peer) -> None:
+    """arp_ignore=2 (senders of its own subnet only) still answers the pre-flight's request and a DAD probe."""
+    peer.sh("ip", "addr", "add", f"{VIP}/24", "dev", "eth1")
+    peer.sh("sh", "-c", "echo 2 > /proc/sys/net/ipv4/conf/eth1/arp_ignore")
+    sourced = netns.run_module("arp_probe", {"addresses": [VIP], "device": "eth0", "source": DIRECTOR_IP, **FAST})
+    assert sourced["results"][0]["answered"] is True, sourced
+    assert probe(netns)["answered"] is True  # the kernel lets a 0.0.0.0 sender through arp_ignore=2

@@ -31,13 +31,12 @@ def _director_changed_nothing(run: Run) -> None:
 def test_probes_come_first_and_read_only(deb: Run) -> None:
     modules = deb.modules("director")
     names = [name for name, _args in modules]
-    assert names[:3] == ["lvs.dr.ipvs_info", "lvs.dr.arp_probe", "lvs.dr.arp_probe"], names
-    assert names.count("lvs.dr.arp_probe") == 2  # the VIP, then every real server in one probe
+    assert names[:2] == ["lvs.dr.ipvs_info", "lvs.dr.arp_probe"], names
+    assert names.count("lvs.dr.arp_probe") == 1  # the VIP and every real server in one probe
     assert modules[0][1]["table"] is False
-    vip_probe, rs_probe = (args for name, args in modules[1:3])
-    assert vip_probe["address"] == DEB_VIP and vip_probe["device"] == "ens33" and not vip_probe.get("source")
-    assert sorted(rs_probe["addresses"]) == [LAB["rs1"], LAB["rs2"]] and "address" not in rs_probe
-    assert rs_probe["source"] == LAB["director"]
+    probe = modules[1][1]
+    assert probe["addresses"] == [DEB_VIP, LAB["rs1"], LAB["rs2"]] and "address" not in probe
+    assert probe["device"] == "ens33" and probe["source"] == LAB["director"]
     for host in ("rs1", "rs2"):
         assert "lvs.dr.arp_probe" not in deb.module_names(host)
 
