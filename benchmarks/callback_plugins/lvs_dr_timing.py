@@ -11,7 +11,8 @@ per task its name, action, whether that action runs a module on the host
 (not only on the controller), wall time (from its start to the start of the
 next task or the end of the play) and per host how many results it had (a
 loop counts each item); per host the module runs, i.e. the results of tasks
-that run a module.
+that run a module, in total (``module_runs``) and per role (``module_runs_by_role``,
+``play`` for tasks outside any role).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class CallbackModule(CallbackBase):
         self._tasks: list[dict[str, Any]] = []
         self._current: dict[str, Any] | None = None
         self._module_runs: dict[str, int] = {}
+        self._by_role: dict[str, dict[str, int]] = {}
         self._started = time.monotonic()
 
     def _close_current(self) -> None:
@@ -66,8 +68,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._close_current()
         action = _short(task.action)
+        role = task._role.get_name() if getattr(task, "_role", None) else "play"
         self._current = {"name": task.get_name(), "action": action, "runs_module": action not in CONTROLLER_ONLY,
-                         "results": {}, "_t0": time.monotonic()}
+                         "role": role, "results": {}, "_t0": time.monotonic()}
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self.v2_playbook_on_task_start(task, False)
@@ -87,6 +90,8 @@ class CallbackModule(CallbackBase):
         target = delegated.get("ansible_delegated_host", host)
         if self._current["runs_module"]:
             self._module_runs[target] = self._module_runs.get(target, 0) + 1
+            roles = self._by_role.setdefault(target, {})
+            roles[self._current["role"]] = roles.get(self._current["role"], 0) + 1
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._count(result)
@@ -107,4 +112,4 @@ class CallbackModule(CallbackBase):
             return
         with open(out, "w") as fh:
             json.dump({"seconds": round(time.monotonic() - self._started, 3), "tasks": self._tasks,
-                       "module_runs": self._module_runs}, fh, indent=1)
+                       "module_runs": self._module_runs, "module_runs_by_role": self._by_role}, fh, indent=1)
