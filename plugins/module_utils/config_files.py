@@ -97,8 +97,12 @@ def _account(value: Any, index: int, key: str) -> str:
     return str(value)
 
 
-def validate_entries(entries: Sequence[dict[str, Any]]) -> list[FileSpec]:
-    """The files as FileSpec; ConfigFilesError naming the first entry and key at fault. Reads, never writes."""
+def validate_entries(entries: Sequence[dict[str, Any]], check_mode: bool = False) -> list[FileSpec]:
+    """The files as FileSpec; ConfigFilesError naming the first entry and key at fault. Reads, never writes.
+
+    In check mode a missing directory is no error: an earlier task of the same
+    run (a package, a ``file`` task) may be what creates it.
+    """
     if not entries:
         raise ConfigFilesError("files: give at least one file", parameter="files")
     if len(entries) > MAX_FILES:
@@ -115,6 +119,8 @@ def validate_entries(entries: Sequence[dict[str, Any]]) -> list[FileSpec]:
                                    parameter=_parameter(index, "path"))
         seen[path] = index
         problem = file_target_problem(path)
+        if problem and check_mode and not os.path.isdir(path) and not os.path.exists(os.path.dirname(path)):
+            problem = None
         if problem:
             raise ConfigFilesError(f"{_parameter(index, 'path')}: {path}: {problem}",
                                    parameter=_parameter(index, "path"))

@@ -30,7 +30,9 @@ options:
     required: true
     suboptions:
       path:
-        description: Absolute, normalised path of the file. Its directory must exist.
+        description:
+          - Absolute, normalised path of the file. Its directory must exist (in check mode it may be missing,
+            as an earlier task of the run may create it).
         type: str
         required: true
       content:
@@ -210,7 +212,7 @@ def prove(changes: list[cf.FileChange]) -> None:
 
 
 def run(module: AnsibleModule) -> dict[str, Any]:
-    specs = cf.validate_entries(module.params["files"])
+    specs = cf.validate_entries(module.params["files"], module.check_mode)
     changes = [cf.plan(spec, cf.read_state(spec.path)) for spec in specs]
     if any(change.changed for change in changes) and not module.check_mode:
         apply(module, changes)

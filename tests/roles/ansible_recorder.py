@@ -20,9 +20,10 @@ facts). Only the last step -- shipping a module to the host and running it
 * ``lvs.dr.ipvs_info`` (the director's pre-flight) with a kernel that has
   IPVS and every scheduler but the host's ``missing_schedulers``,
 * ``lvs.dr.arp_probe`` from the host's ``arp`` map (address -> answered),
-  else a healthy segment: an address answers when it is the default IPv4
-  address of one of the recorded hosts (the real servers), nothing else
-  answers (the VIP),
+  else a healthy segment: nobody answers for the first address asked (the
+  director's pre-flight asks for the VIP first), every other address (the
+  real servers) answers,
+* ``lvs.dr.config_files`` with every file created (its ``files`` result),
 * anything else with ``changed: true``.
 
 So no module runs on this machine and nothing on it changes. What this
@@ -61,10 +62,6 @@ def _service(name: str, services: dict[str, Any]) -> dict[str, Any]:
             "enabled": known.get("status") == "enabled", "state": "running" if running else "stopped"}
 
 
-def _host_addresses() -> set[str]:
-    return {((entry.get("facts") or {}).get("default_ipv4") or {}).get("address", "") for entry in HOSTS.values()}
-
-
 def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
     if module in ("setup", "gather_facts"):
         facts = {f"ansible_{key}": value for key, value in host.get("facts", {}).items()}
@@ -86,10 +83,14 @@ def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str
             "release": "recorded", "ipvs_present": True, "ipvs_available": True,
             "schedulers": {"available": present, "loaded": present, "loadable": [], "missing": missing,
                            "unknown": []}}}
+    if module == "lvs.dr.config_files":
+        files = [{"path": entry["path"], "changed": True, "created": True, "content_changed": True, "attributes": []}
+                 for entry in args.get("files", [])]
+        return {"changed": True, "files": files}
     if module == "lvs.dr.arp_probe":
         results = []
-        for address in [args["address"]] if args.get("address") else args.get("addresses", []):
-            answered = bool(host.get("arp", {}).get(address, address in _host_addresses()))
+        for index, address in enumerate([args["address"]] if args.get("address") else args.get("addresses", [])):
+            answered = bool(host.get("arp", {}).get(address, index > 0))
             results.append({"address": address, "answered": answered,
                             "answers": [{"mac": "00:0c:29:00:00:99", "ip": address}] if answered else []})
         return {"changed": False, "results": results, **(results[0] if args.get("address") else {})}

@@ -111,7 +111,7 @@ class Run:
         return [module for module, _args in self.modules(host)]
 
     def files(self, host: str) -> dict[str, dict[str, Any]]:
-        """dest -> {content, mode, validate} of every file a template task would write (check mode + diff)."""
+        """path -> {content, mode, validate} of every file a template or lvs.dr.config_files task would write."""
         written: dict[str, dict[str, Any]] = {}
         for _name, status, result in self.tasks.get(host, []):
             if result.get("action") != "ansible.builtin.template" or status == "skipped":
@@ -121,6 +121,11 @@ class Run:
                 diffs = item["diff"] if isinstance(item["diff"], list) else [item["diff"]]
                 written[args["dest"]] = {"content": diffs[0]["after"], "mode": args.get("mode"),
                                          "validate": args.get("validate")}
+        for module, args in self.modules(host):
+            if module == "lvs.dr.config_files":
+                for entry in args["files"]:
+                    written[entry["path"]] = {"content": entry["content"], "mode": entry.get("mode", "0644"),
+                                              "validate": entry.get("validate")}
         return written
 
 

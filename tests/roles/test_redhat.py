@@ -26,16 +26,19 @@ def test_check_run_succeeds_on_every_host(el9) -> None:
 
 def test_director_tasks_and_module_calls(el9) -> None:
     ran = el9.names("director")
-    for task in (FW + "Install the packages", DIR + "Write the VIP's ifcfg file (guide step 3.1)",
-                 DIR + "Stop ipvsadm.service from saving the live table over the restore file",
+    for task in (FW + "Install the packages", DIR + "Write the director's boot files",
                  DIR + "Enable ipvsadm.service to restore the table at boot",
                  FW + "Open the service ports in firewalld's default zone, permanently and now"):
         assert task in ran
     skipped = el9.names("director", skipped=True)
-    for task in (FW + "Install the packages with apt", DIR + "Install the boot unit of the director",
-                 DIR + "Keep the ipvsadm package's init script from touching the table",
+    for task in (FW + "Install the packages with apt", DIR + "Enable the boot unit of the director",
                  FW + "Stop and disable firewalld (guide step 1.2)", SE + "Set the SELinux mode (guide step 1.2)"):
         assert task in skipped
+    # EL: the VIP's ifcfg file and ipvsadm.service's configuration, no unit of ours, no /etc/default/ipvsadm.
+    boot = [entry["path"] for name, args in el9.modules("director") if name == "lvs.dr.config_files"
+            for entry in args["files"] if entry["path"] != "/etc/lvs-dr.nft" and "lvs-dr-firewall" not in entry["path"]]
+    assert boot == ["/etc/sysconfig/network-scripts/ifcfg-ens33:8", "/etc/sysconfig/ipvsadm-config",
+                    "/etc/systemd/system/ipvsadm.service.d/lvs-dr.conf"]
     modules = el9.modules("director")
     # With firewalld, our table holds only the director's notrack rules: nftables and ipvsadm in one run.
     assert [args for name, args in modules if name == "dnf"] == [{"name": ["nftables", "ipvsadm"], "state": "present"}]
@@ -63,7 +66,8 @@ def test_realserver_tasks_and_module_calls(el9) -> None:
         assert [m for m in names if m in ("apt", "ansible.posix.selinux")] == []
         assert "/etc/lvs-dr.nft" not in el9.files(host)
         assert el9.status(host, FW + "Install the packages with apt") == "skipped"
-        assert el9.status(host, RS + "Install the lvs-rs init script (guide step 2.3)") == "skipped"
+        assert "/etc/rc.d/init.d/lvs-rs" not in el9.files(host)  # systemd: the unit, not the init script
+        assert "/etc/systemd/system/lvs-dr-realserver.service" in el9.files(host)
         # ARP suppression comes before the VIP, and the firewall before both.
         order = [m for m in names if m in ("ansible.posix.firewalld", "lvs.dr.lvs_sysctl_arp",
                                            "lvs.dr.lvs_loopback_vip")]

@@ -113,3 +113,12 @@ def test_the_same_path_twice_is_refused(tmp_path: Path) -> None:
     path = str(tmp_path / "x")
     result = run([{"path": path, "content": "a"}, {"path": path, "content": "b"}])
     assert result["failed"] and result["msg"] == f"files[1].path: {path} is also files[0]"
+
+
+def test_check_mode_allows_a_directory_an_earlier_task_creates(tmp_path: Path) -> None:
+    """A fresh host in check mode: the web server's package, which creates the page's directory, is not there yet."""
+    page = tmp_path / "www" / "index.html"
+    predicted = run([{"path": str(page), "content": "page\n"}], check=True)
+    assert predicted["changed"] is True and predicted["files"][0]["created"] is True
+    real = run([{"path": str(page), "content": "page\n"}])
+    assert real["failed"] and real["parameter"] == "files[0].path" and "does not exist" in real["msg"]
