@@ -126,8 +126,10 @@ def test_guide_real_server_vip(run_module, fake_ip) -> None:
     assert result["routes"] == ["192.0.2.150 dev lo"]
     assert result["commands"] == ["ip -4 addr add 192.0.2.150/32 dev lo label lo:3",
                                   "ip -4 route add 192.0.2.150 dev lo table main"]
-    assert result["diff"]["before"] == ""
-    assert result["diff"]["after"] == "192.0.2.150/32 dev lo label lo:3\nroute 192.0.2.150 dev lo\n"
+    (diff,) = result["diff"]
+    assert diff["before_header"] == diff["after_header"] == "addresses and routes on lo"
+    assert diff["before"] == ""
+    assert diff["after"] == "192.0.2.150/32 dev lo label lo:3\nroute 192.0.2.150 dev lo\n"
 
 
 def test_guide_director_vip_no_route(run_module, fake_ip) -> None:
@@ -151,7 +153,7 @@ def test_wrong_prefix_and_label_corrected(run_module, fake_ip) -> None:
     assert result["corrected"] == ["192.0.2.150/24 dev lo label lo:9"]
     assert result["commands"][:2] == ["ip -4 addr del 192.0.2.150/24 dev lo",
                                       "ip -4 addr add 192.0.2.150/32 dev lo label lo:3"]
-    assert result["diff"]["before"] == "192.0.2.150/24 dev lo label lo:9\n"
+    assert result["diff"][0]["before"] == "192.0.2.150/24 dev lo label lo:9\n"
 
 
 def test_absent_removes_only_target(run_module, fake_ip) -> None:
