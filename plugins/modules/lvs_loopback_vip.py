@@ -69,7 +69,7 @@ attributes:
     details: The commands, addresses and routes are predicted from the live state read with C(ip -j).
   diff_mode:
     support: full
-    details: Shows the managed addresses and routes as C(ip) style lines before and after.
+    details: Shows the managed addresses and routes as C(ip) style lines before and after, as one entry of RV(diff).
   platform:
     support: full
     platforms: linux
@@ -134,6 +134,18 @@ corrected:
   type: list
   elements: str
   sample: ["192.168.206.150/24 dev lo"]
+diff:
+  description:
+    - Always a list, one entry with the managed addresses and routes on O(device) before and after the run
+      (predicted in check mode), as C(ip) style lines.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: addresses and routes on lo
+      after_header: addresses and routes on lo
+      before: ""
+      after: "192.168.206.150/32 dev lo label lo:3\nroute 192.168.206.150 dev lo\n"
 """
 
 import ipaddress

@@ -85,7 +85,7 @@ attributes:
     details: The result, including RV(effective) and the diff, is predicted exactly from the state read.
   diff_mode:
     support: full
-    details: Shows the file content and the live values before and after.
+    details: Shows the file content and the live values before and after, as the entries of RV(diff).
   platform:
     support: full
     platforms: linux
@@ -149,6 +149,23 @@ sysctl_file:
   returned: always
   type: str
   sample: /etc/sysctl.d/lvs-dr.conf
+diff:
+  description:
+    - Always a list. With O(persist=true) its first entry is the file O(path) before and after (its header
+      ends in C((absent)) on the side where the file does not exist); the last entry is the live values of
+      the managed scopes before and after, as C(key = value) lines.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: /etc/sysctl.d/lvs-dr.conf (absent)
+      after_header: /etc/sysctl.d/lvs-dr.conf
+      before: ""
+      after: "# Ansible managed by lvs.dr.lvs_sysctl_arp ...\nnet.ipv4.conf.all.arp_ignore = 1\n"
+    - before_header: live values
+      after_header: live values
+      before: "net.ipv4.conf.all.arp_ignore = 0\n"
+      after: "net.ipv4.conf.all.arp_ignore = 1\n"
 """
 
 import os
