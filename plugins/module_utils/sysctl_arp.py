@@ -125,7 +125,6 @@ def render_sysctl_file(values: Values) -> str:
     return "".join(lines)
 
 
-
 def settings_for(present: bool, given: dict[str, Optional[int]]) -> dict[str, Optional[int]]:
     """The value each key should have (None: unmanaged): the given values, the guide's, or the kernel defaults."""
     if present:

@@ -330,8 +330,8 @@ def test_validation_error_wins_over_missing_ipvs(run_module: RunModule, kernel: 
 
 
 def test_unknown_option_in_a_services_entry_fails_before_ipvsadm(run_module: RunModule, kernel: FakeKernel) -> None:
-    bad = run_module(ipvs_service, {"services": [WEB, dict(WEB, port=81, real_servers=[{"address": "10.0.0.2",
-                                                                                 "wieght": 2}])]})
+    typo = dict(WEB, port=81, real_servers=[{"address": "10.0.0.2", "wieght": 2}])
+    bad = run_module(ipvs_service, {"services": [WEB, typo]})
     assert bad["failed"] and bad["msg"].startswith("services[1].real_servers[0]: unsupported option(s) wieght")
     assert kernel.calls == []
 

@@ -77,7 +77,7 @@ def test_effective_reports_all_interfaces_when_none_named(run_module, conf_root,
 def test_rp_filter_and_no_default_and_no_persist(run_module, conf_root, tmp_path) -> None:
     path = tmp_path / "f.conf"
     result = run_module(lvs_sysctl_arp, {"path": str(path), "interfaces": ["eth0.100"], "rp_filter": 0,
-                               "include_default": False, "persist": False})
+                                         "include_default": False, "persist": False})
     assert not path.exists() and not result["file_changed"]
     assert set(result["raw_values"]) == {"all", "eth0.100"}
     assert result["effective"]["eth0.100"]["rp_filter"] == 0
