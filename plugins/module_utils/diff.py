@@ -10,7 +10,7 @@ callers and tests read one shape. The list is empty when nothing was compared.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 
 class DiffCollector:
@@ -19,9 +19,13 @@ class DiffCollector:
     def __init__(self) -> None:
         self._entries: list[dict[str, str]] = []
 
-    def add(self, header: str, before: str, after: str) -> None:
-        """Record one compared object under ``header`` (a path or a description)."""
-        self._entries.append({"before_header": header, "after_header": header, "before": before, "after": after})
+    def add(self, header: str, before: str, after: str, after_header: Optional[str] = None) -> None:
+        """Record one compared object under ``header`` (a path or a description).
+
+        ``after_header`` names the after side when it differs (a file that is created or removed).
+        """
+        self._entries.append({"before_header": header, "after_header": header if after_header is None else after_header,
+                              "before": before, "after": after})
 
     @property
     def entries(self) -> list[dict[str, str]]:

@@ -353,3 +353,33 @@ def secondaries_lost(ops: list[Operation], current: list[AddressEntry]) -> dict[
         if victims:
             lost[f"{entry.cidr} dev {entry.device}"] = victims
     return lost
+
+
+class VipPlan(NamedTuple):
+    """The address and route operations that bring a device to the wanted addresses."""
+
+    present: bool
+    address_ops: list[Operation]
+    route_ops: list[Operation]
+
+    @property
+    def ops(self) -> list[Operation]:
+        """present: addresses, then routes; absent: routes first, so no route outlives its reason."""
+        if self.present:
+            return self.address_ops + self.route_ops
+        return self.route_ops + self.address_ops
+
+    @property
+    def corrected(self) -> list[str]:
+        """The entries present with another prefix or label, replaced by the plan."""
+        if not self.present:
+            return []
+        return [op.entry.describe() for op in self.address_ops if op.kind == "addr_del" and op.entry]
+
+
+def plan_vip(specs: list[AddressSpec], addresses: list[AddressEntry], routes: list[RouteEntry], present: bool,
+             manage_route: bool) -> VipPlan:
+    """Address operations, and host route operations when the routes are managed."""
+    address_ops = plan_address_ops(specs, addresses, present)
+    route_ops = plan_route_ops(specs, routes, present) if manage_route else []
+    return VipPlan(present, address_ops, route_ops)

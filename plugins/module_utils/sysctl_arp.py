@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 CONF_ROOT = "/proc/sys/net/ipv4/conf"
@@ -25,6 +26,8 @@ VALID_VALUES: dict[str, tuple[int, ...]] = {
     "rp_filter": (0, 1, 2),
 }
 KERNEL_DEFAULTS: dict[str, int] = {"arp_ignore": 0, "arp_announce": 0, "rp_filter": 0}
+# state=present without a value: the guide's settings.
+PRESENT_DEFAULTS: dict[str, int] = {"arp_ignore": 1, "arp_announce": 2}
 GLOBAL_SCOPES = ("all", "default")
 FILE_HEADER = (
     "# Ansible managed by lvs.dr.lvs_sysctl_arp: ARP suppression for LVS direct routing.\n"
@@ -34,6 +37,7 @@ FILE_HEADER = (
 _IFNAME_RE = re.compile(r"^[^/:\s]{1,15}$")
 
 Values = dict[str, dict[str, int]]  # scope -> key -> value
+Change = tuple[str, str, int, int]  # scope, key, old, new
 
 
 def validate_interface_name(name: str) -> Optional[str]:
@@ -76,7 +80,7 @@ def desired_values(scopes: list[str], settings: dict[str, Optional[int]]) -> Val
     return {scope: {key: managed[key] for key in KEYS if key in managed} for scope in scopes}
 
 
-def value_changes(current: Values, desired: Values) -> list[tuple[str, str, int, int]]:
+def value_changes(current: Values, desired: Values) -> list[Change]:
     """(scope, key, old, new) for every live value that differs, in write order."""
     changes = []
     for scope, keys in desired.items():
@@ -87,7 +91,7 @@ def value_changes(current: Values, desired: Values) -> list[tuple[str, str, int,
     return changes
 
 
-def apply_changes(values: Values, changes: list[tuple[str, str, int, int]]) -> Values:
+def apply_changes(values: Values, changes: list[Change]) -> Values:
     """The values after ``changes`` (used to predict results in check mode)."""
     result = {scope: dict(keys) for scope, keys in values.items()}
     for scope, key, _old, new in changes:
@@ -119,3 +123,67 @@ def render_sysctl_file(values: Values) -> str:
             if key in keys:
                 lines.append(f"{sysctl_key(scope, key)} = {keys[key]}\n")
     return "".join(lines)
+
+
+def settings_for(present: bool, given: dict[str, Optional[int]]) -> dict[str, Optional[int]]:
+    """The value each key should have (None: unmanaged): the given values, the guide's, or the kernel defaults."""
+    if present:
+        return {key: given[key] if given[key] is not None else PRESENT_DEFAULTS.get(key) for key in KEYS}
+    return {"arp_ignore": KERNEL_DEFAULTS["arp_ignore"], "arp_announce": KERNEL_DEFAULTS["arp_announce"],
+            "rp_filter": given["rp_filter"]}
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """Which scopes are managed, which interfaces are reported, which keys are read."""
+
+    managed: list[str]
+    reported: list[str]
+    keys: list[str]
+
+    @property
+    def read(self) -> list[str]:
+        return list(dict.fromkeys(self.managed + self.reported))
+
+
+def plan_scopes(interfaces: list[str], include_default: bool, existing: list[str],
+                settings: dict[str, Optional[int]]) -> Scopes:
+    """'all', 'default' if asked, and the named interfaces; every interface is reported when none is named."""
+    managed = ["all"] + (["default"] if include_default else []) + interfaces
+    reported = interfaces or [scope for scope in existing if scope not in GLOBAL_SCOPES]
+    return Scopes(managed, reported, [key for key in KEYS if settings[key] is not None])
+
+
+@dataclass(frozen=True)
+class ArpPlan:
+    """The live writes and the file content that bring the host to the settings."""
+
+    desired: Values
+    changes: list[Change]
+    file_before: Optional[str]
+    file_after: Optional[str]
+
+    @property
+    def file_changed(self) -> bool:
+        return self.file_before != self.file_after
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes) or self.file_changed
+
+
+def plan(scopes: Scopes, settings: dict[str, Optional[int]], before: Values, *, present: bool,
+         persist: bool, file_before: Optional[str]) -> ArpPlan:
+    """Desired values on the managed scopes, the writes they need, and the file to write (None: no file)."""
+    desired = desired_values(scopes.managed, settings)
+    file_after = file_before
+    if persist:
+        file_after = render_sysctl_file(desired) if present else None
+    return ArpPlan(desired, value_changes(before, desired), file_before, file_after)
+
+
+def values_text(values: Values) -> str:
+    """``key = value`` lines, as in a sysctl.d file."""
+    return "".join(
+        f"{sysctl_key(scope, key)} = {value}\n" for scope, keys in values.items() for key, value in keys.items()
+    )

@@ -69,7 +69,7 @@ attributes:
     details: The commands, addresses and routes are predicted from the live state read with C(ip -j).
   diff_mode:
     support: full
-    details: Shows the managed addresses and routes as C(ip) style lines before and after.
+    details: Shows the managed addresses and routes as C(ip) style lines before and after, as one entry of RV(diff).
   platform:
     support: full
     platforms: linux
@@ -134,15 +134,28 @@ corrected:
   type: list
   elements: str
   sample: ["192.168.206.150/24 dev lo"]
+diff:
+  description:
+    - Always a list, one entry with the managed addresses and routes on O(device) before and after the run
+      (predicted in check mode), as C(ip) style lines.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: addresses and routes on lo
+      after_header: addresses and routes on lo
+      before: ""
+      after: "192.168.206.150/32 dev lo label lo:3\nroute 192.168.206.150 dev lo\n"
 """
 
 import ipaddress
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import iproute
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import parse_ip
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandRunner
+from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.sysctl_arp import CONF_ROOT, read_value
 
@@ -249,9 +262,34 @@ def _state_text(addresses: list[dict[str, Any]], routes: list[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def _execute(ip: CommandRunner, ops: list[iproute.Operation]) -> None:
-    for op in ops:
-        iproute.run_ip(ip, op.argv)
+class Request(NamedTuple):
+    """The validated parameters: what to manage, where."""
+
+    specs: list[iproute.AddressSpec]
+    device: str
+    present: bool
+    manage_route: bool
+
+    @property
+    def families(self) -> set[int]:
+        return {spec.family for spec in self.specs}
+
+
+class LiveState(NamedTuple):
+    """The addresses of every device, and the host routes of the managed families (when managed)."""
+
+    addresses: list[iproute.AddressEntry]
+    routes: list[iproute.RouteEntry]
+
+
+def _validate(params: dict[str, Any]) -> Request:
+    """Check every parameter before anything is read or changed."""
+    specs, errors = build_specs(params)
+    if errors:
+        raise LvsDrError("; ".join(errors), errors=errors)
+    device = params["device"]
+    manage_route = params["route"] if params["route"] is not None else device == "lo"
+    return Request(specs, device, params["state"] == "present", manage_route)
 
 
 def _read_routes(ip: CommandRunner, families: set[int]) -> list[iproute.RouteEntry]:
@@ -259,6 +297,17 @@ def _read_routes(ip: CommandRunner, families: set[int]) -> list[iproute.RouteEnt
     for family in sorted(families):
         routes += iproute.get_routes(ip, family)
     return routes
+
+
+def _read(ip: CommandRunner, request: Request) -> LiveState:
+    routes = _read_routes(ip, request.families) if request.manage_route else []
+    return LiveState(iproute.get_addresses(ip), routes)
+
+
+def _check_device(ip: CommandRunner, device: str) -> None:
+    interfaces = iproute.list_interfaces(ip)
+    if device not in interfaces:
+        raise LvsDrError(f"device: no such interface: '{device}'", interfaces=interfaces)
 
 
 def _warn_about(module: AnsibleModule, specs: list[iproute.AddressSpec], current: list[iproute.AddressEntry]) -> None:
@@ -286,68 +335,66 @@ def _refuse_losing_secondaries(ops: list[iproute.Operation], current: list[iprou
         )
 
 
-def run(module: AnsibleModule) -> dict[str, Any]:
-    params = module.params
-    specs, errors = build_specs(params)
-    if errors:
-        raise LvsDrError("; ".join(errors), errors=errors)
-    device = params["device"]
-    present = params["state"] == "present"
-    manage_route = params["route"] if params["route"] is not None else device == "lo"
-    families = {spec.family for spec in specs}
-    ip = iproute.ip_runner(module)
+def _execute(ip: CommandRunner, ops: list[iproute.Operation]) -> None:
+    for op in ops:
+        iproute.run_ip(ip, op.argv)
 
-    interfaces = iproute.list_interfaces(ip)
-    if device not in interfaces:
-        raise LvsDrError(f"device: no such interface: '{device}'", interfaces=interfaces)
-    current = iproute.get_addresses(ip)
-    routes = _read_routes(ip, families) if manage_route else []
 
-    if present:
-        _warn_about(module, specs, current)
-    address_ops = iproute.plan_address_ops(specs, current, present)
-    _refuse_losing_secondaries(address_ops, current)
-    route_ops = iproute.plan_route_ops(specs, routes, present) if manage_route else []
-    # present: addresses, then routes; absent: routes first, so no route outlives its reason.
-    ops = address_ops + route_ops if present else route_ops + address_ops
+def _apply(ip: CommandRunner, request: Request, plan: iproute.VipPlan) -> list[iproute.Operation]:
+    """Run the plan; return the operations run."""
+    if not request.present:
+        _execute(ip, plan.ops)
+        return plan.ops
+    _execute(ip, plan.address_ops)
+    route_ops = plan.route_ops
+    if request.manage_route and plan.address_ops:
+        # Re-plan: deleting an address may have taken a route with it.
+        route_ops = iproute.plan_route_ops(request.specs, _read_routes(ip, request.families), request.present)
+    _execute(ip, route_ops)
+    return plan.address_ops + route_ops
 
-    before_addresses = _report_addresses(current, specs)
-    before_routes = _report_routes(routes, specs)
-    corrected = [op.entry.describe() for op in address_ops if present and op.kind == "addr_del" and op.entry]
 
-    if module.check_mode:
-        after_entries = iproute.simulate_addresses(current, ops)
-        after_routes = iproute.simulate_routes(routes, ops)
-    else:
-        if present:
-            _execute(ip, address_ops)
-            if manage_route and address_ops:
-                # Re-plan: deleting an address may have taken a route with it.
-                route_ops = iproute.plan_route_ops(specs, _read_routes(ip, families), present)
-            _execute(ip, route_ops)
-            ops = address_ops + route_ops
-        else:
-            _execute(ip, ops)
-        after_entries = iproute.get_addresses(ip)
-        after_routes = _read_routes(ip, families) if manage_route else []
+def _simulate(before: LiveState, ops: list[iproute.Operation]) -> LiveState:
+    """The check mode prediction of the state after ``ops``."""
+    return LiveState(iproute.simulate_addresses(before.addresses, ops), iproute.simulate_routes(before.routes, ops))
 
-    after_addresses = _report_addresses(after_entries, specs)
-    after_route_lines = _report_routes(after_routes, specs)
+
+def _report(request: Request, plan: iproute.VipPlan, ops: list[iproute.Operation], before: LiveState,
+            after: LiveState, *, diff_mode: bool) -> dict[str, Any]:
+    after_addresses = _report_addresses(after.addresses, request.specs)
+    after_routes = _report_routes(after.routes, request.specs)
     result: dict[str, Any] = {
         "changed": bool(ops),
         "addresses": after_addresses,
-        "routes": after_route_lines,
+        "routes": after_routes,
         "commands": [op.command() for op in ops],
-        "corrected": corrected,
+        "corrected": plan.corrected,
     }
-    if module._diff:
-        result["diff"] = {
-            "before_header": f"addresses and routes on {device}",
-            "after_header": f"addresses and routes on {device}",
-            "before": _state_text(before_addresses, before_routes),
-            "after": _state_text(after_addresses, after_route_lines),
-        }
-    return result
+    diff = DiffCollector()
+    diff.add(f"addresses and routes on {request.device}",
+             _state_text(_report_addresses(before.addresses, request.specs),
+                         _report_routes(before.routes, request.specs)),
+             _state_text(after_addresses, after_routes))
+    return diff.report(result, diff_mode)
+
+
+def run(module: AnsibleModule) -> dict[str, Any]:
+    """Validate, read, plan, apply unless check mode, re-read, report."""
+    request = _validate(module.params)
+    ip = iproute.ip_runner(module)
+    _check_device(ip, request.device)
+    before = _read(ip, request)
+    if request.present:
+        _warn_about(module, request.specs, before.addresses)
+    plan = iproute.plan_vip(request.specs, before.addresses, before.routes, request.present, request.manage_route)
+    _refuse_losing_secondaries(plan.address_ops, before.addresses)
+    if module.check_mode:
+        ops = plan.ops
+        after = _simulate(before, ops)
+    else:
+        ops = _apply(ip, request, plan)
+        after = _read(ip, request)
+    return _report(request, plan, ops, before, after, diff_mode=module._diff)
 
 
 def _promote_secondaries(device: str) -> bool:

@@ -85,7 +85,7 @@ attributes:
     details: The result, including RV(effective) and the diff, is predicted exactly from the state read.
   diff_mode:
     support: full
-    details: Shows the file content and the live values before and after.
+    details: Shows the file content and the live values before and after, as the entries of RV(diff).
   platform:
     support: full
     platforms: linux
@@ -149,6 +149,23 @@ sysctl_file:
   returned: always
   type: str
   sample: /etc/sysctl.d/lvs-dr.conf
+diff:
+  description:
+    - Always a list. With O(persist=true) its first entry is the file O(path) before and after (its header
+      ends in C((absent)) on the side where the file does not exist); the last entry is the live values of
+      the managed scopes before and after, as C(key = value) lines.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: /etc/sysctl.d/lvs-dr.conf (absent)
+      after_header: /etc/sysctl.d/lvs-dr.conf
+      before: ""
+      after: "# Ansible managed by lvs.dr.lvs_sysctl_arp ...\nnet.ipv4.conf.all.arp_ignore = 1\n"
+    - before_header: live values
+      after_header: live values
+      before: "net.ipv4.conf.all.arp_ignore = 0\n"
+      after: "net.ipv4.conf.all.arp_ignore = 1\n"
 """
 
 import os
@@ -156,13 +173,13 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils import sysctl_arp as sa
+from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_file, write_atomic
 
 # Indirection so tests can point the module at a fake /proc/sys tree.
 CONF_ROOT = sa.CONF_ROOT
-PRESENT_DEFAULTS = {"arp_ignore": 1, "arp_announce": 2}
-
+PRESENT_DEFAULTS = sa.PRESENT_DEFAULTS
 ARGUMENT_SPEC: dict[str, Any] = {
     "arp_ignore": {"type": "int", "choices": list(sa.VALID_VALUES["arp_ignore"])},
     "arp_announce": {"type": "int", "choices": list(sa.VALID_VALUES["arp_announce"])},
@@ -175,9 +192,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
-def _validate(module: AnsibleModule, conf_root: str) -> list[str]:
-    """Check every input before anything is read or written; return the interfaces, de-duplicated."""
-    params = module.params
+def _validate_state(params: dict[str, Any]) -> None:
     if params["state"] == "absent":
         for key in ("arp_ignore", "arp_announce"):
             if params[key] is not None:
@@ -185,24 +200,29 @@ def _validate(module: AnsibleModule, conf_root: str) -> list[str]:
                     f"{key}={params[key]} is not accepted with state=absent: "
                     f"state=absent resets {key} to the kernel default 0"
                 )
-    if params["persist"]:
-        path = params["path"]
-        if not path or not os.path.isabs(path):
-            raise LvsDrError(f"path must be absolute, got: '{path}'")
-        if os.path.isdir(path):
-            raise LvsDrError(f"path '{path}' is a directory, expected a file name")
-        if params["state"] == "present" and not os.path.isdir(os.path.dirname(path)):
-            raise LvsDrError(f"path '{path}': directory '{os.path.dirname(path)}' does not exist")
 
+
+def _validate_path(params: dict[str, Any]) -> None:
+    if not params["persist"]:
+        return
+    path = params["path"]
+    if not path or not os.path.isabs(path):
+        raise LvsDrError(f"path must be absolute, got: '{path}'")
+    if os.path.isdir(path):
+        raise LvsDrError(f"path '{path}' is a directory, expected a file name")
+    if params["state"] == "present" and not os.path.isdir(os.path.dirname(path)):
+        raise LvsDrError(f"path '{path}': directory '{os.path.dirname(path)}' does not exist")
+
+
+def _validate_interfaces(names: list[str], existing: list[str], conf_root: str) -> list[str]:
+    """The interfaces, de-duplicated; each a valid name with a conf directory."""
     interfaces: list[str] = []
-    for name in params["interfaces"]:
+    for name in names:
         error = sa.validate_interface_name(name)
         if error:
             raise LvsDrError(error)
         if name not in interfaces:
             interfaces.append(name)
-
-    existing = sa.list_conf_scopes(conf_root)
     if "all" not in existing:
         raise LvsDrError(f"{conf_root} is not readable: is this Linux with IPv4 enabled?")
     missing = [name for name in interfaces if name not in existing]
@@ -214,100 +234,98 @@ def _validate(module: AnsibleModule, conf_root: str) -> list[str]:
     return interfaces
 
 
+def _validate(params: dict[str, Any], conf_root: str) -> sa.Scopes:
+    """Check every input before anything is read or written; return the scopes to manage, report and read."""
+    _validate_state(params)
+    _validate_path(params)
+    existing = sa.list_conf_scopes(conf_root)
+    interfaces = _validate_interfaces(params["interfaces"], existing, conf_root)
+    return sa.plan_scopes(interfaces, params["include_default"], existing, _settings(params))
+
+
 def _settings(params: dict[str, Any]) -> dict[str, Optional[int]]:
-    if params["state"] == "present":
-        return {
-            key: params[key] if params[key] is not None else PRESENT_DEFAULTS.get(key)
-            for key in sa.KEYS
-        }
-    return {"arp_ignore": sa.KERNEL_DEFAULTS["arp_ignore"], "arp_announce": sa.KERNEL_DEFAULTS["arp_announce"],
-            "rp_filter": params["rp_filter"]}
+    return sa.settings_for(params["state"] == "present", {key: params[key] for key in sa.KEYS})
 
 
-def _live_text(values: sa.Values) -> str:
-    return "".join(
-        f"{sa.sysctl_key(scope, key)} = {value}\n" for scope, keys in values.items() for key, value in keys.items()
-    )
-
-
-def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
-    params = module.params
-    interfaces = _validate(module, conf_root)
-    settings = _settings(params)
-    keys = [key for key in sa.KEYS if settings[key] is not None]
-    scopes = ["all"] + (["default"] if params["include_default"] else []) + interfaces
-    report_interfaces = interfaces or [s for s in sa.list_conf_scopes(conf_root) if s not in sa.GLOBAL_SCOPES]
-
-    read_scopes = list(dict.fromkeys(scopes + report_interfaces))
+def _read(scopes: sa.Scopes, conf_root: str) -> sa.Values:
     try:
-        before = sa.read_values(read_scopes, keys, conf_root)
+        return sa.read_values(scopes.read, scopes.keys, conf_root)
     except (OSError, ValueError) as exc:
         raise LvsDrError(f"Cannot read the current values under {conf_root}: {exc}") from exc
 
-    desired = sa.desired_values(scopes, settings)
-    changes = sa.value_changes(before, desired)
 
+def _write_values(changes: list[sa.Change], conf_root: str) -> None:
+    for scope, key, _old, new in changes:
+        try:
+            sa.write_value(scope, key, new, conf_root)
+        except OSError as exc:
+            raise LvsDrError(
+                f"Cannot write {sa.sysctl_key(scope, key)}={new}: {exc} "
+                "(root needed; a container must be privileged)"
+            ) from exc
+
+
+def _write_file(module: AnsibleModule, path: str, content: Optional[str]) -> None:
+    try:
+        if content is None:
+            os.unlink(path)
+        else:
+            write_atomic(module, path, content, 0o644, ".lvs-dr-")
+    except OSError as exc:
+        raise LvsDrError(f"Cannot update {path}: {exc}") from exc
+
+
+def _apply(module: AnsibleModule, plan: sa.ArpPlan, path: str, conf_root: str) -> None:
+    _write_values(plan.changes, conf_root)
+    if plan.file_changed:
+        _write_file(module, path, plan.file_after)
+
+
+def _diff(plan: sa.ArpPlan, params: dict[str, Any], before: sa.Values, after: sa.Values,
+          scopes: sa.Scopes) -> DiffCollector:
+    """The file (when persisted) and the live values of the managed scopes, before and after."""
+    diff = DiffCollector()
     path = params["path"]
-    persist = params["persist"]
-    file_before = read_file(path) if persist else None
-    file_after: Optional[str] = file_before
-    if persist:
-        file_after = sa.render_sysctl_file(desired) if params["state"] == "present" else None
-    file_changed = persist and file_before != file_after
+    if params["persist"]:
+        diff.add(path if plan.file_before is not None else f"{path} (absent)", plan.file_before or "",
+                 plan.file_after or "", after_header=path if plan.file_after is not None else f"{path} (absent)")
+    diff.add("live values", sa.values_text({scope: before[scope] for scope in scopes.managed}),
+             sa.values_text({scope: after[scope] for scope in scopes.managed}))
+    return diff
 
-    if not module.check_mode:
-        for scope, key, _old, new in changes:
-            try:
-                sa.write_value(scope, key, new, conf_root)
-            except OSError as exc:
-                raise LvsDrError(
-                    f"Cannot write {sa.sysctl_key(scope, key)}={new}: {exc} "
-                    "(root needed; a container must be privileged)"
-                ) from exc
-        if file_changed:
-            try:
-                if file_after is None:
-                    os.unlink(path)
-                else:
-                    write_atomic(module, path, file_after, 0o644, ".lvs-dr-")
-            except OSError as exc:
-                raise LvsDrError(f"Cannot update {path}: {exc}") from exc
-        after = sa.read_values(read_scopes, keys, conf_root)
-    else:
-        after = sa.apply_changes(before, changes)
 
-    effective_keys = [key for key in keys if key != "rp_filter" or params["rp_filter"] is not None]
+def _report(plan: sa.ArpPlan, params: dict[str, Any], after: sa.Values, scopes: sa.Scopes) -> dict[str, Any]:
+    effective_keys = [key for key in scopes.keys if key != "rp_filter" or params["rp_filter"] is not None]
     effective = sa.effective_values(
-        {scope: {k: after[scope][k] for k in effective_keys} for scope in after}, report_interfaces
+        {scope: {k: after[scope][k] for k in effective_keys} for scope in after}, scopes.reported
     )
-    result: dict[str, Any] = {
-        "changed": bool(changes) or file_changed,
-        "raw_values": {scope: after[scope] for scope in scopes},
+    return {
+        "changed": plan.changed,
+        "raw_values": {scope: after[scope] for scope in scopes.managed},
         "effective": effective,
         "live_changes": [
-            {"key": sa.sysctl_key(scope, key), "before": old, "after": new} for scope, key, old, new in changes
+            {"key": sa.sysctl_key(scope, key), "before": old, "after": new} for scope, key, old, new in plan.changes
         ],
-        "file_changed": file_changed,
-        "sysctl_file": path,
+        "file_changed": plan.file_changed,
+        "sysctl_file": params["path"],
     }
-    if module._diff:
-        managed_before = {scope: before[scope] for scope in scopes}
-        diffs = []
-        if persist:
-            diffs.append({
-                "before_header": path if file_before is not None else f"{path} (absent)",
-                "after_header": path if file_after is not None else f"{path} (absent)",
-                "before": file_before or "",
-                "after": file_after or "",
-            })
-        diffs.append({
-            "before_header": "live values",
-            "after_header": "live values",
-            "before": _live_text(managed_before),
-            "after": _live_text(result["raw_values"]),
-        })
-        result["diff"] = diffs
-    return result
+
+
+def run(module: AnsibleModule, conf_root: str) -> dict[str, Any]:
+    """Validate, read, plan, apply unless check mode, re-read, report."""
+    params = module.params
+    scopes = _validate(params, conf_root)
+    before = _read(scopes, conf_root)
+    file_before = read_file(params["path"]) if params["persist"] else None
+    plan = sa.plan(scopes, _settings(params), before, present=params["state"] == "present",
+                   persist=params["persist"], file_before=file_before)
+    if module.check_mode:
+        after = sa.apply_changes(before, plan.changes)
+    else:
+        _apply(module, plan, params["path"], conf_root)
+        after = sa.read_values(scopes.read, scopes.keys, conf_root)
+    result = _report(plan, params, after, scopes)
+    return _diff(plan, params, before, after, scopes).report(result, module._diff)
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ def test_real_server_vip_guide_step_2_2(netns, converge) -> None:
     assert f"{VIP} dev lo" in netns.host_routes()
     route = next(r for r in netns.ip_json("-4", "route", "show", "table", "main") if r["dst"] == VIP)
     assert route.get("scope") == "link"  # what `ip route add VIP dev lo:3` gives in the guide
-    assert result["diff"]["after"] == f"{VIP}/32 dev lo label lo:3\nroute {VIP} dev lo\n"
+    (diff,) = result["diff"]
+    assert diff["after"] == f"{VIP}/32 dev lo label lo:3\nroute {VIP} dev lo\n"
 
     absent = converge("lvs_loopback_vip", dict(args, state="absent"), lambda: state(netns))
     assert absent["commands"] == [f"ip -4 route del {VIP} dev lo table main", f"ip -4 addr del {VIP}/32 dev lo"]

@@ -32,3 +32,10 @@ def test_report_only_in_diff_mode() -> None:
     assert result["diff"][0]["after"] == "y"
     result["diff"][0]["after"] = "mutated"
     assert diff.entries[0]["after"] == "y"
+
+
+def test_after_header_may_differ() -> None:
+    diff = DiffCollector()
+    diff.add("/etc/x (absent)", "", "new\n", after_header="/etc/x")
+    assert diff.entries == [{"before_header": "/etc/x (absent)", "after_header": "/etc/x", "before": "",
+                             "after": "new\n"}]

@@ -233,3 +233,16 @@ def test_run_ip_failure_keeps_rc_and_stderr() -> None:
     kwargs = info.value.fail_kwargs()
     assert kwargs["rc"] == 2 and "already assigned" in kwargs["stderr"]
     assert kwargs["cmd"] == ["/usr/sbin/ip", "-4", "addr", "add", "192.0.2.1/32", "dev", "lo"]
+
+
+def test_plan_vip_orders_routes_around_addresses_and_names_corrections() -> None:
+    spec = AddressSpec("192.0.2.150", 32, "lo", "lo:3")
+    wrong = AddressEntry("lo", 4, "192.0.2.150", 24, "lo:9", "global")
+    present = iproute.plan_vip([spec], [*LO, wrong], [], present=True, manage_route=True)
+    assert [op.kind for op in present.ops] == ["addr_del", "addr_add", "route_add"]
+    assert present.corrected == ["192.0.2.150/24 dev lo label lo:9"]
+    route = RouteEntry(4, "192.0.2.150", "lo")
+    absent = iproute.plan_vip([spec], [*LO, wrong], [route], present=False, manage_route=True)
+    assert [op.kind for op in absent.ops] == ["route_del", "addr_del"] and absent.corrected == []
+    unrouted = iproute.plan_vip([spec], [*LO], [route], present=False, manage_route=False)
+    assert unrouted.ops == [] and unrouted.route_ops == []

@@ -130,3 +130,28 @@ def test_read_file(tmp_path: Path) -> None:
     assert read_file(str(path)) is None
     path.write_text("a = 1\n")
     assert read_file(str(path)) == "a = 1\n"
+
+
+def test_plan_present_guide_settings_and_file() -> None:
+    settings = sa.settings_for(True, {"arp_ignore": None, "arp_announce": None, "rp_filter": None})
+    assert settings == {"arp_ignore": 1, "arp_announce": 2, "rp_filter": None}
+    scopes = sa.plan_scopes([], True, ["all", "default", "eth0", "lo"], settings)
+    assert (scopes.managed, scopes.reported, scopes.keys) == (["all", "default"], ["eth0", "lo"],
+                                                              ["arp_ignore", "arp_announce"])
+    assert scopes.read == ["all", "default", "eth0", "lo"]
+    before = {scope: {"arp_ignore": 0, "arp_announce": 2} for scope in scopes.read}
+    plan = sa.plan(scopes, settings, before, present=True, persist=True, file_before=None)
+    assert plan.changes == [("all", "arp_ignore", 0, 1), ("default", "arp_ignore", 0, 1)]
+    assert plan.file_after is not None and "net.ipv4.conf.all.arp_ignore = 1\n" in plan.file_after
+    assert plan.file_changed and plan.changed
+
+
+def test_plan_absent_removes_the_file_and_nothing_else_when_reset() -> None:
+    settings = sa.settings_for(False, {"arp_ignore": None, "arp_announce": None, "rp_filter": None})
+    scopes = sa.plan_scopes(["eth0"], False, ["all", "eth0"], settings)
+    before = {scope: {"arp_ignore": 0, "arp_announce": 0} for scope in scopes.read}
+    plan = sa.plan(scopes, settings, before, present=False, persist=True, file_before="old\n")
+    assert plan.changes == [] and plan.file_after is None and plan.changed
+    unpersisted = sa.plan(scopes, settings, before, present=False, persist=False, file_before=None)
+    assert not unpersisted.changed
+    assert sa.values_text({"eth0.100": {"rp_filter": 2}}) == "net.ipv4.conf.eth0/100.rp_filter = 2\n"
