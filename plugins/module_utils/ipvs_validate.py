@@ -10,12 +10,10 @@ can fail with it before it runs ipvsadm at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV4,
-    IPV6,
     ip_family,
     ipv4_netmask,
     ipv6_prefix_length,
@@ -24,29 +22,25 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     DEFAULT_SCHEDULER,
-    FORWARDING_SWITCH,
+    FAMILIES,
+    FORWARDING_METHODS,
     FWMARK,
+    GENERIC_SCHEDULER_FLAGS,
+    MAX_FWMARK,
+    MAX_PERSISTENCE_TIMEOUT,
+    MAX_THRESHOLD,
+    MAX_WEIGHT,
     PROTOCOLS,
+    REAL_SERVER_OPTIONS,
+    SCHEDULER_FLAGS,
+    SCHEDULERS,
+    SINGLE_SERVICE_OPTIONS,
+    STATES,
+    DesiredService,
     RealServer,
     ServiceKey,
     VirtualService,
 )
-
-# every scheduler shipped with Linux (net/netfilter/ipvs/ip_vs_*.c)
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
-# flags ipvsadm accepts with -b and prints back for that scheduler (print_sched_flags)
-SCHEDULER_FLAGS: dict[str, tuple[str, ...]] = {
-    "sh": ("sh-fallback", "sh-port"),
-    "mh": ("mh-fallback", "mh-port"),
-}
-GENERIC_SCHEDULER_FLAGS = ("flag-1", "flag-2", "flag-3")
-FORWARDING_METHODS = tuple(FORWARDING_SWITCH)
-FAMILIES = (IPV4, IPV6)
-STATES = ("present", "absent")
-MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # MAX_TIMEOUT in ipvsadm.c
-MAX_FWMARK = 2**32 - 1
-MAX_WEIGHT = 65535
-MAX_THRESHOLD = 65535
 
 _MISSING = object()
 
@@ -60,13 +54,6 @@ class ValidationError(LvsDrError, ValueError):
         self.parameter = parameter
         self.value = value
         self.reason = reason
-
-
-@dataclass
-class DesiredService:
-    state: str
-    service: VirtualService
-    parameter: str  # "services[3]" or "" for the top-level options
 
 
 def _name(prefix: str, option: str) -> str:
@@ -169,9 +156,6 @@ def _netmask(value: Any, family: str, parameter: str) -> str:
         raise ValidationError(parameter, value, str(exc)) from None
 
 
-REAL_SERVER_OPTIONS = ("address", "port", "forwarding", "weight", "upper_threshold", "lower_threshold")
-
-
 def _known_options(params: Mapping[str, Any], known: Sequence[str], parameter: str) -> None:
     """Unknown keys in one dictionary entry fail, as Ansible's own option check would."""
     unknown = sorted(str(name) for name in params if name not in known)
@@ -271,21 +255,6 @@ def validate_service(params: Mapping[str, Any], prefix: str = "") -> DesiredServ
         real_servers=servers,
     )
     return DesiredService(state, service, prefix)
-
-
-SINGLE_SERVICE_OPTIONS = (
-    "protocol",
-    "address",
-    "port",
-    "fwmark",
-    "family",
-    "scheduler",
-    "scheduler_flags",
-    "persistence_timeout",
-    "persistence_netmask",
-    "real_servers",
-    "state",
-)
 
 
 def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:

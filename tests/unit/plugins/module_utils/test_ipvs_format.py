@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     IpvsParseError,
-    ServiceKey,
     merge_listings,
     parse_connections,
     parse_listing,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ipvsadm"
 
