@@ -11,7 +11,7 @@ below.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV4,
@@ -54,19 +54,58 @@ MAX_FWMARK = 2**32 - 1
 MAX_WEIGHT = 65535
 MAX_THRESHOLD = 65535
 
-# the options of one real server, and of one service (top level or a services entry)
-REAL_SERVER_OPTIONS = ("address", "port", "forwarding", "weight", "upper_threshold", "lower_threshold")
-# the options that identify a service (ipvs_service, ipvs_info)
-SERVICE_KEY_OPTIONS = ("protocol", "address", "port", "fwmark", "family")
-SINGLE_SERVICE_OPTIONS = (
-    *SERVICE_KEY_OPTIONS,
-    "scheduler",
-    "scheduler_flags",
-    "persistence_timeout",
-    "persistence_netmask",
-    "real_servers",
-    "state",
-)
+DEFAULT_WEIGHT = 1
+DEFAULT_STATE = "present"
+# a service is given either by protocol/address/port or by fwmark: these cannot go with fwmark
+FWMARK_EXCLUSIVE = ("address", "port", "protocol")
+
+
+# --------------------------------------------------------------------------- options
+# The options of ipvs_service and ipvs_info, as Ansible argument-spec data: the modules build their
+# specs from these, validation reads the names, and one unit test holds DOCUMENTATION to them.
+
+
+def real_server_spec() -> dict[str, dict[str, Any]]:
+    """One real server (an entry of ``real_servers``)."""
+    return {
+        "address": {"type": "str"},
+        "port": {"type": "int"},
+        "forwarding": {"type": "str"},
+        "weight": {"type": "int", "default": DEFAULT_WEIGHT},
+        "upper_threshold": {"type": "int", "default": 0},
+        "lower_threshold": {"type": "int", "default": 0},
+    }
+
+
+def service_key_spec() -> dict[str, dict[str, Any]]:
+    """The options that identify a virtual service (ipvs_service, ipvs_info's ``service``)."""
+    return {
+        "protocol": {"type": "str", "choices": list(PROTOCOLS)},
+        "address": {"type": "str"},
+        "port": {"type": "int"},
+        "fwmark": {"type": "int"},
+        "family": {"type": "str", "choices": list(FAMILIES)},
+    }
+
+
+def service_spec() -> dict[str, dict[str, Any]]:
+    """One virtual service: ipvs_service's top-level options and the keys of a ``services`` entry."""
+    return {
+        **service_key_spec(),
+        "scheduler": {"type": "str", "choices": list(SCHEDULERS)},
+        "scheduler_flags": {"type": "list", "elements": "str"},
+        "persistence_timeout": {"type": "int"},
+        "persistence_netmask": {"type": "str"},
+        "real_servers": {"type": "list", "elements": "dict", "options": real_server_spec()},
+        "state": {"type": "str", "choices": list(STATES), "default": DEFAULT_STATE},
+    }
+
+
+REAL_SERVER_OPTIONS = tuple(real_server_spec())
+SERVICE_KEY_OPTIONS = tuple(service_key_spec())
+SINGLE_SERVICE_OPTIONS = tuple(service_spec())
+# the options that describe one service at the top level, so cannot be combined with ``services``
+SERVICES_EXCLUSIVE = tuple(option for option in SINGLE_SERVICE_OPTIONS if option != "state")
 HOST_NETMASK = {IPV4: "255.255.255.255", IPV6: "128"}
 
 STAT_FIELDS = ("connections", "packets_in", "packets_out", "bytes_in", "bytes_out")

@@ -22,9 +22,12 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     DEFAULT_SCHEDULER,
+    DEFAULT_STATE,
+    DEFAULT_WEIGHT,
     FAMILIES,
     FORWARDING_METHODS,
     FWMARK,
+    FWMARK_EXCLUSIVE,
     GENERIC_SCHEDULER_FLAGS,
     MAX_FWMARK,
     MAX_PERSISTENCE_TIMEOUT,
@@ -34,6 +37,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     REAL_SERVER_OPTIONS,
     SCHEDULER_FLAGS,
     SCHEDULERS,
+    SERVICES_EXCLUSIVE,
     SINGLE_SERVICE_OPTIONS,
     STATES,
     DesiredService,
@@ -101,7 +105,7 @@ def validate_service_key(params: Mapping[str, Any], prefix: str = "") -> Service
     fwmark = params.get("fwmark")
     address = params.get("address")
     if fwmark is not None:
-        for option in ("address", "port", "protocol"):
+        for option in FWMARK_EXCLUSIVE:
             if params.get(option) is not None:
                 raise ValidationError(_name(prefix, option), params[option], "cannot be combined with fwmark")
         mark = _integer(fwmark, _name(prefix, "fwmark"), 1, MAX_FWMARK)
@@ -195,7 +199,7 @@ def validate_real_server(params: Mapping[str, Any], key: ServiceKey, prefix: str
         port = key.port
     elif port is None:
         port = key.port
-    weight = _integer(params.get("weight", 1) if params.get("weight") is not None else 1,
+    weight = _integer(params.get("weight") if params.get("weight") is not None else DEFAULT_WEIGHT,
                       _name(prefix, "weight"), 0, MAX_WEIGHT)
     upper = _integer(params.get("upper_threshold") or 0, _name(prefix, "upper_threshold"), 0, MAX_THRESHOLD)
     lower = _integer(params.get("lower_threshold") or 0, _name(prefix, "lower_threshold"), 0, MAX_THRESHOLD)
@@ -210,7 +214,7 @@ def validate_service(params: Mapping[str, Any], prefix: str = "") -> DesiredServ
     """Validate one service's options (top level or one ``services`` entry)."""
     if not isinstance(params, Mapping):
         raise ValidationError(prefix or "services", params, "must be a dictionary")
-    state = params.get("state") or "present"
+    state = params.get("state") or DEFAULT_STATE
     _choice(state, _name(prefix, "state"), STATES, "state")
     timeout = params.get("persistence_timeout")
     key_params = dict(params)
@@ -268,12 +272,12 @@ def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:
         return [validate_service({k: params.get(k) for k in SINGLE_SERVICE_OPTIONS}, "")]
     if not isinstance(services, (list, tuple)):
         raise ValidationError("services", services, "must be a list of dictionaries")
-    for option in ("address", "port", "fwmark", "protocol", "family", "real_servers"):
+    for option in SERVICES_EXCLUSIVE:
         if params.get(option) is not None:
             raise ValidationError(option, params[option], "cannot be combined with services")
     desired: list[DesiredService] = []
     seen: dict[ServiceKey, int] = {}
-    default_state = params.get("state") or "present"
+    default_state = params.get("state") or DEFAULT_STATE
     for index, raw in enumerate(services):
         if isinstance(raw, Mapping):
             _known_options(raw, SINGLE_SERVICE_OPTIONS, f"services[{index}]")

@@ -55,6 +55,7 @@ options:
       protocol:
         description: V(tcp) (default), V(udp) or V(sctp).
         type: str
+        choices: [tcp, udp, sctp]
       address:
         description: Virtual IP address.
         type: str
@@ -67,6 +68,7 @@ options:
       family:
         description: V(ipv4) (default) or V(ipv6), with V(fwmark).
         type: str
+        choices: [ipv4, ipv6]
   stats:
     description: Include counters (C(ipvsadm -Ln --stats --exact)).
     type: bool
@@ -286,22 +288,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey, VirtualService
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey, VirtualService, service_key_spec
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_service_key
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "table": {"type": "bool", "default": True},
-    "service": {
-        "type": "dict",
-        "options": {
-            "protocol": {"type": "str"},
-            "address": {"type": "str"},
-            "port": {"type": "int"},
-            "fwmark": {"type": "int"},
-            "family": {"type": "str"},
-        },
-    },
+    "service": {"type": "dict", "options": service_key_spec()},
     "stats": {"type": "bool", "default": True},
     "rate": {"type": "bool", "default": True},
     "connections": {"type": "bool", "default": False},

@@ -390,6 +390,11 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    FWMARK_EXCLUSIVE,
+    SERVICES_EXCLUSIVE,
+    service_spec,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
     diff_texts,
@@ -408,37 +413,12 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     read_os_release,
 )
 
-REAL_SERVER_OPTIONS: dict[str, Any] = {
-    "address": {"type": "str"},
-    "port": {"type": "int"},
-    "forwarding": {"type": "str"},
-    "weight": {"type": "int", "default": 1},
-    "upper_threshold": {"type": "int", "default": 0},
-    "lower_threshold": {"type": "int", "default": 0},
-}
-
-SINGLE = ("protocol", "address", "port", "fwmark", "family", "scheduler", "scheduler_flags",
-          "persistence_timeout", "persistence_netmask", "real_servers")
-
 ARGUMENT_SPEC: dict[str, Any] = {
     # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
     # keys, messages naming services[i].option): Ansible's own per-entry suboption pass cost about a third of
     # a no-op run at 1000 services and found nothing that one misses. The entries are documented above.
     "services": {"type": "list", "elements": "dict"},
-    "protocol": {"type": "str", "choices": ["tcp", "udp", "sctp"]},
-    "address": {"type": "str"},
-    "port": {"type": "int"},
-    "fwmark": {"type": "int"},
-    "family": {"type": "str", "choices": ["ipv4", "ipv6"]},
-    "scheduler": {
-        "type": "str",
-        "choices": ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"],
-    },
-    "scheduler_flags": {"type": "list", "elements": "str"},
-    "persistence_timeout": {"type": "int"},
-    "persistence_netmask": {"type": "str"},
-    "real_servers": {"type": "list", "elements": "dict", "options": REAL_SERVER_OPTIONS},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    **service_spec(),
     "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
     "save": {"type": "bool", "default": False},
     "save_path": {"type": "path"},
@@ -448,8 +428,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
 def build_module() -> AnsibleModule:
     return AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SINGLE]
-        + [("fwmark", "address"), ("fwmark", "port"), ("fwmark", "protocol")],
+        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
+        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
         required_one_of=[("services", "address", "fwmark")],
         required_together=[("address", "port")],
         required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
