@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info
 
@@ -20,10 +18,6 @@ OUTPUT = {
     ("-L", "-n", "--rate", "--exact"): "Ln_rate_exact.txt",
     ("-L", "-n", "-c"): "Lnc.txt",
 }
-
-
-class Done(Exception):
-    pass
 
 
 @pytest.fixture(autouse=True)
@@ -53,26 +47,13 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         seen.append(tuple(cmd[1:]))
         return 0, (FIXTURES / OUTPUT[tuple(cmd[1:])]).read_text(), ""
 
-    def finish(_self: Any, **kwargs: Any) -> None:
-        raise Done(kwargs)
-
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: "/usr/sbin/ipvsadm")
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", finish)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", lambda _s, **kw: finish(_s, failed=True, **kw))
     return seen
 
 
-def run(args: dict[str, Any], check: bool = False) -> dict[str, Any]:
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
-    basic._ANSIBLE_PROFILE = "legacy"
-    with pytest.raises(Done) as done:
-        ipvs_info.main()
-    return done.value.args[0]
-
-
-def test_everything(calls):
-    result = run({"connections": True}, check=True)
+def test_everything(run_module, calls):
+    result = run_module(ipvs_info, {"connections": True}, check=True)
     assert len(calls) == 5 and result["changed"] is False
     assert result["version"] == "1.2.1" and result["table_size"] == 4096
     assert len(result["services"]) == 8 and len(result["connections"]) == 54
@@ -83,8 +64,9 @@ def test_everything(calls):
     assert rs["stats"]["bytes_in"] == 117445926 and rs["rate"]["bytes_in_per_second"] == 6405279
 
 
-def test_filter_and_options(calls):
-    result = run({"service": {"address": "192.0.2.150", "port": 80}, "rate": False, "connections": True})
+def test_filter_and_options(run_module, calls):
+    args = {"service": {"address": "192.0.2.150", "port": 80}, "rate": False, "connections": True}
+    result = run_module(ipvs_info, args)
     assert ("-L", "-n", "--rate", "--exact") not in calls
     (svc,) = result["services"]
     assert svc["address"] == "192.0.2.150" and "rate" not in svc
@@ -93,19 +75,19 @@ def test_filter_and_options(calls):
     assert destinations == ["192.0.2.128"] * 27
 
 
-def test_filter_fwmark_ipv6(calls):
-    result = run({"service": {"fwmark": 20, "family": "ipv6"}, "stats": False, "rate": False})
+def test_filter_fwmark_ipv6(run_module, calls):
+    result = run_module(ipvs_info, {"service": {"fwmark": 20, "family": "ipv6"}, "stats": False, "rate": False})
     assert result["services"][0]["persistence_engine"] == "sip"
     assert len(calls) == 2
 
 
-def test_bad_filter_fails_before_ipvsadm(calls):
-    result = run({"service": {"fwmark": 20, "address": "10.0.0.1"}})
+def test_bad_filter_fails_before_ipvsadm(run_module, calls):
+    result = run_module(ipvs_info, {"service": {"fwmark": 20, "address": "10.0.0.1"}})
     assert result["failed"] and result["msg"].startswith("service.address:") and calls == []
 
 
-def test_kernel_is_returned_with_the_table(calls):
-    result = run({"stats": False, "rate": False})
+def test_kernel_is_returned_with_the_table(run_module, calls):
+    result = run_module(ipvs_info, {"stats": False, "rate": False})
     assert len(calls) == 2 and len(result["services"]) == 8
     kernel = result["kernel"]
     assert (kernel["release"], kernel["ipvs_present"], kernel["ipvs_version"]) == ("6.1.0-18-amd64", True, "1.2.1")
@@ -113,28 +95,28 @@ def test_kernel_is_returned_with_the_table(calls):
     assert "twos" in kernel["schedulers"]["missing"] and kernel["schedulers"]["unknown"] == []
 
 
-def test_table_false_needs_no_ipvsadm(calls, monkeypatch):
+def test_table_false_needs_no_ipvsadm(run_module, calls, monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)  # not installed
-    result = run({"table": False}, check=True)
+    result = run_module(ipvs_info, {"table": False}, check=True)
     assert calls == [] and not result.get("failed")
     assert set(result) == {"changed", "kernel"} and result["changed"] is False
     assert result["kernel"]["schedulers"]["loadable"] == ["wlc"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ({"connections": True}, "connections: needs table=true (got connections=True with table=false)"),
-        ({"service": {"address": "192.0.2.150", "port": 80}}, "service: needs table=true"),
-    ],
-)
-def test_table_false_rejects_table_options(calls, args, message):
-    result = run({"table": False, **args})
+TABLE_OPTIONS_WITHOUT_TABLE = [
+    ({"connections": True}, "connections: needs table=true (got connections=True with table=false)"),
+    ({"service": {"address": "192.0.2.150", "port": 80}}, "service: needs table=true"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), TABLE_OPTIONS_WITHOUT_TABLE)
+def test_table_false_rejects_table_options(run_module, calls, args, message):
+    result = run_module(ipvs_info, {"table": False, **args})
     assert result["failed"] and result["msg"].startswith(message) and calls == []
 
 
-def test_missing_ipvsadm_fails_with_the_kernel_facts(calls, monkeypatch):
+def test_missing_ipvsadm_fails_with_the_kernel_facts(run_module, calls, monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)
-    result = run({})
+    result = run_module(ipvs_info, {})
     assert result["failed"] and "ipvsadm was not found" in result["msg"]
     assert result["kernel"]["ipvs_present"] is True and calls == []

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import yaml
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.lvs.dr.plugins.module_utils import ipvs_validate
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
+if TYPE_CHECKING:
+    from ansible_collections.lvs.dr.tests.unit.plugins.modules.conftest import RunModule
+
 BIN = "/usr/sbin/ipvsadm"
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(_module: Any, **kwargs: Any) -> None:
-    raise ExitJson(kwargs)
-
-
-def _fail_json(_module: Any, **kwargs: Any) -> None:
-    kwargs["failed"] = True
-    raise FailJson(kwargs)
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -175,26 +159,15 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: BIN)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     return fake
-
-
-def run(module: Any, args: dict[str, Any], check: bool = False, diff: bool = False) -> dict[str, Any]:
-    payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
-    basic._ANSIBLE_PROFILE = "legacy"
-    with pytest.raises((ExitJson, FailJson)) as outcome:
-        module.main()
-    return outcome.value.args[0]
 
 
 WEB = {"address": "192.168.206.150", "port": 80, "scheduler": "rr",
        "real_servers": [{"address": "192.168.206.128"}, {"address": "192.168.206.129"}]}
 
 
-def test_create_then_idempotent(kernel: FakeKernel) -> None:
-    first = run(ipvs_service, WEB)
+def test_create_then_idempotent(run_module: RunModule, kernel: FakeKernel) -> None:
+    first = run_module(ipvs_service, WEB)
     assert first["changed"] is True
     assert first["commands"] == ["-A -t 192.168.206.150:80 -s rr",
                                  "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1",
@@ -206,20 +179,20 @@ def test_create_then_idempotent(kernel: FakeKernel) -> None:
         "real_servers": [
             {"address": f"192.168.206.{n}", "port": 80, "forwarding": "dr", "weight": 1, "upper_threshold": 0,
              "lower_threshold": 0} for n in (128, 129)]}]
-    second = run(ipvs_service, WEB)
+    second = run_module(ipvs_service, WEB)
     assert second["changed"] is False and second["commands"] == []
     assert second["services"] == []  # return_services=changed (default): nothing changed, nothing listed
-    every = run(ipvs_service, dict(WEB, return_services="all"))
+    every = run_module(ipvs_service, dict(WEB, return_services="all"))
     assert every["changed"] is False and every["services"] == first["services"]
 
 
-def test_check_mode_predicts_exactly_and_changes_nothing(kernel: FakeKernel) -> None:
-    run(ipvs_service, WEB)
+def test_check_mode_predicts_exactly_and_changes_nothing(run_module: RunModule, kernel: FakeKernel) -> None:
+    run_module(ipvs_service, WEB)
     change = dict(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 3}])
-    predicted = run(ipvs_service, change, check=True, diff=True)
+    predicted = run_module(ipvs_service, change, check=True, diff=True)
     assert kernel.services[("-t", "192.168.206.150:80")]["s"] == "rr"
     assert len(kernel.restores) == 1
-    real = run(ipvs_service, change, diff=True)
+    real = run_module(ipvs_service, change, diff=True)
     for field in ("changed", "commands", "diff", "services"):
         assert predicted[field] == real[field], field
     assert real["commands"] == ["-E -t 192.168.206.150:80 -s wrr",
@@ -227,7 +200,9 @@ def test_check_mode_predicts_exactly_and_changes_nothing(kernel: FakeKernel) -> 
                                 "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
 
 
-def test_diff_rendered_only_when_asked(kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_diff_rendered_only_when_asked(
+    run_module: RunModule, kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     rendered: list[int] = []
     real_diff_texts = ipvs_service.diff_texts
 
@@ -237,9 +212,9 @@ def test_diff_rendered_only_when_asked(kernel: FakeKernel, monkeypatch: pytest.M
 
     monkeypatch.setattr(ipvs_service, "diff_texts", counting)
     change = dict(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 3}])
-    run(ipvs_service, WEB)
-    predicted = run(ipvs_service, change, check=True)
-    real = run(ipvs_service, change)
+    run_module(ipvs_service, WEB)
+    predicted = run_module(ipvs_service, change, check=True)
+    real = run_module(ipvs_service, change)
     assert rendered == [] and "diff" not in predicted and "diff" not in real
     # without diff mode, check mode still predicts the real run exactly
     for field in ("changed", "commands", "services"):
@@ -247,17 +222,17 @@ def test_diff_rendered_only_when_asked(kernel: FakeKernel, monkeypatch: pytest.M
     assert real["commands"] == ["-E -t 192.168.206.150:80 -s wrr",
                                 "-d -t 192.168.206.150:80 -r 192.168.206.129:80",
                                 "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
-    saved = run(ipvs_service, dict(WEB, save=True, save_path=str(tmp_path / "rules")))
+    saved = run_module(ipvs_service, dict(WEB, save=True, save_path=str(tmp_path / "rules")))
     assert rendered == [] and "diff" not in saved and saved["saved"] is True
-    shown = run(ipvs_service, change, diff=True)
+    shown = run_module(ipvs_service, change, diff=True)
     assert rendered == [1] and shown["diff"]["before"] != shown["diff"]["after"]
 
 
-def test_services_return_lists_changed_services_only(kernel: FakeKernel) -> None:
+def test_services_return_lists_changed_services_only(run_module: RunModule, kernel: FakeKernel) -> None:
     keep = dict(WEB, port=81)
     edit = dict(WEB, port=82)
     gone = dict(WEB, port=83, scheduler="wlc", real_servers=[{"address": "192.168.206.130", "weight": 4}])
-    run(ipvs_service, {"services": [keep, edit, gone]})
+    run_module(ipvs_service, {"services": [keep, edit, gone]})
     request = {"services": [
         keep,
         dict(edit, scheduler="wrr"),
@@ -265,8 +240,8 @@ def test_services_return_lists_changed_services_only(kernel: FakeKernel) -> None
         {"address": "192.168.206.150", "port": 84, "state": "absent"},  # absent already: never listed
         dict(WEB, port=85),
     ]}
-    predicted = run(ipvs_service, request, check=True)
-    result = run(ipvs_service, request)
+    predicted = run_module(ipvs_service, request, check=True)
+    result = run_module(ipvs_service, request)
     assert predicted["services"] == result["services"]
     assert [(s["port"], s["state"]) for s in result["services"]] == [(82, "present"), (83, "absent"),
                                                                      (85, "present")]
@@ -276,103 +251,107 @@ def test_services_return_lists_changed_services_only(kernel: FakeKernel) -> None
     assert added["real_servers"][1]["address"] == "192.168.206.129"
     # all: every service of the task that exists, and the removed one, in request order
     request["services"][2] = dict(gone, state="absent")
-    listed = run(ipvs_service, dict(request, return_services="all"))
+    listed = run_module(ipvs_service, dict(request, return_services="all"))
     assert listed["changed"] is False
     assert [(s["port"], s["state"]) for s in listed["services"]] == [(81, "present"), (82, "present"),
                                                                      (85, "present")]
     assert listed["services"][1] == edited and listed["services"][2] == added
-    restored = run(ipvs_service, {"services": [gone], "return_services": "all"})
+    restored = run_module(ipvs_service, {"services": [gone], "return_services": "all"})
     assert restored["services"] == [dict(removed, state="present")]
-    assert run(ipvs_service, {"services": [dict(gone, state="absent")], "return_services": "all"})["services"] \
+    assert run_module(ipvs_service, {"services": [dict(gone, state="absent")], "return_services": "all"})["services"] \
         == [removed]
 
 
-def test_return_services_choices(kernel: FakeKernel) -> None:
-    bad = run(ipvs_service, dict(WEB, return_services="some"))
-    assert bad["failed"] and "return_services" in bad["msg"] and kernel.calls == []
-
-
-def test_in_place_edit_keeps_service_object(kernel: FakeKernel) -> None:
-    run(ipvs_service, WEB)
+def test_in_place_edit_keeps_service_object(run_module: RunModule, kernel: FakeKernel) -> None:
+    run_module(ipvs_service, WEB)
     svc = kernel.services[("-t", "192.168.206.150:80")]
     svc["stats"] = [5, 50, 0, 3000, 0]
-    run(ipvs_service, dict(WEB, scheduler="wlc"))
+    run_module(ipvs_service, dict(WEB, scheduler="wlc"))
     assert kernel.services[("-t", "192.168.206.150:80")]["stats"] == [5, 50, 0, 3000, 0]
     assert not any(line.startswith("-D") for batch in kernel.restores for line in batch.splitlines())
 
 
-def test_diff_content(kernel: FakeKernel) -> None:
-    result = run(ipvs_service, WEB, diff=True)
+def test_diff_content(run_module: RunModule, kernel: FakeKernel) -> None:
+    result = run_module(ipvs_service, WEB, diff=True)
     assert result["diff"]["before"] == ""
     assert result["diff"]["after"] == ("-A -t 192.168.206.150:80 -s rr\n"
                                        "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
                                        "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
-    gone = run(ipvs_service, dict(WEB, state="absent"), diff=True)
+    gone = run_module(ipvs_service, dict(WEB, state="absent"), diff=True)
     assert gone["diff"]["after"] == "" and gone["diff"]["before"] == result["diff"]["after"]
     assert gone["commands"] == ["-D -t 192.168.206.150:80"]
 
 
-def test_absent_removes_only_target(kernel: FakeKernel) -> None:
+def test_absent_removes_only_target(run_module: RunModule, kernel: FakeKernel) -> None:
     kernel.apply(["-A", "-t", "10.9.9.9:25", "-s", "rr"])
-    run(ipvs_service, WEB)
-    run(ipvs_service, dict(WEB, state="absent"))
+    run_module(ipvs_service, WEB)
+    run_module(ipvs_service, dict(WEB, state="absent"))
     assert list(kernel.services) == [("-t", "10.9.9.9:25")]
 
 
-def test_bulk_services_fixed_number_of_calls(kernel: FakeKernel) -> None:
+def test_bulk_services_fixed_number_of_calls(run_module: RunModule, kernel: FakeKernel) -> None:
     services = [{"address": f"10.1.{i // 200}.{i % 200 + 1}", "port": 80, "scheduler": "rr",
                  "real_servers": [{"address": "10.2.0.1"}, {"address": "10.2.0.2"}]} for i in range(300)]
-    result = run(ipvs_service, {"services": services})
+    result = run_module(ipvs_service, {"services": services})
     assert result["changed"] and len(result["commands"]) == 900
     assert len(kernel.calls) == 5  # 2 reads, 1 restore, 2 verification reads
     kernel.calls.clear()
-    again = run(ipvs_service, {"services": services})
+    again = run_module(ipvs_service, {"services": services})
     assert again["changed"] is False and len(kernel.calls) == 2
 
 
-def test_thresholds_compared(kernel: FakeKernel) -> None:
+def test_thresholds_compared(run_module: RunModule, kernel: FakeKernel) -> None:
     spec = dict(WEB, real_servers=[{"address": "192.168.206.128", "upper_threshold": 100, "lower_threshold": 10}])
-    run(ipvs_service, spec)
-    assert run(ipvs_service, spec)["changed"] is False
-    changed = run(ipvs_service, dict(spec, real_servers=[{"address": "192.168.206.128", "upper_threshold": 200}]))
+    run_module(ipvs_service, spec)
+    assert run_module(ipvs_service, spec)["changed"] is False
+    servers = [{"address": "192.168.206.128", "upper_threshold": 200}]
+    changed = run_module(ipvs_service, dict(spec, real_servers=servers))
     assert changed["commands"] == ["-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1 -x 200"]
 
 
-def test_validation_error_wins_over_missing_ipvsadm(monkeypatch: pytest.MonkeyPatch, kernel: FakeKernel) -> None:
+def test_validation_error_wins_over_missing_ipvsadm(
+    run_module: RunModule, monkeypatch: pytest.MonkeyPatch, kernel: FakeKernel
+) -> None:
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: None)
-    bad = run(ipvs_service, dict(WEB, real_servers=[{"address": "192.168.206.128", "weight": 70000}]))
+    bad = run_module(ipvs_service, dict(WEB, real_servers=[{"address": "192.168.206.128", "weight": 70000}]))
     assert bad["failed"] and bad["msg"].startswith("real_servers[0].weight:") and "70000" in bad["msg"]
-    missing = run(ipvs_service, WEB)
+    missing = run_module(ipvs_service, WEB)
     assert missing["failed"] and "ipvsadm was not found" in missing["msg"]
     assert kernel.calls == []
 
 
-def test_validation_error_wins_over_missing_ipvs(kernel: FakeKernel) -> None:
+def test_validation_error_wins_over_missing_ipvs(run_module: RunModule, kernel: FakeKernel) -> None:
     kernel.ipvs = False
-    bad = run(ipvs_service, {"services": [WEB, dict(WEB, scheduler="fastest", port=81)]})
+    bad = run_module(ipvs_service, {"services": [WEB, dict(WEB, scheduler="fastest", port=81)]})
     assert bad["msg"].startswith("services[1].scheduler:") and "'fastest'" in bad["msg"]
     assert kernel.calls == []
-    unavailable = run(ipvs_service, WEB)
+    unavailable = run_module(ipvs_service, WEB)
     assert unavailable["failed"] and "no usable IPVS" in unavailable["msg"]
 
 
-def test_unknown_option_in_a_services_entry_fails_before_ipvsadm(kernel: FakeKernel) -> None:
-    bad = run(ipvs_service, {"services": [WEB, dict(WEB, port=81, real_servers=[{"address": "10.0.0.2",
+def test_unknown_option_in_a_services_entry_fails_before_ipvsadm(run_module: RunModule, kernel: FakeKernel) -> None:
+    bad = run_module(ipvs_service, {"services": [WEB, dict(WEB, port=81, real_servers=[{"address": "10.0.0.2",
                                                                                  "wieght": 2}])]})
     assert bad["failed"] and bad["msg"].startswith("services[1].real_servers[0]: unsupported option(s) wieght")
     assert kernel.calls == []
 
 
-def test_argument_spec_errors(kernel: FakeKernel) -> None:
-    both = run(ipvs_service, {"fwmark": 5, "address": "10.0.0.1", "port": 80})
-    assert both["failed"] and "mutually exclusive" in both["msg"]
-    none = run(ipvs_service, {"scheduler": "rr"})
-    assert none["failed"] and "one of the following is required" in none["msg"]
+ARGUMENT_SPEC_ERRORS = [
+    (dict(WEB, return_services="some"), "return_services"),
+    ({"fwmark": 5, "address": "10.0.0.1", "port": 80}, "mutually exclusive"),
+    ({"scheduler": "rr"}, "one of the following is required"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), ARGUMENT_SPEC_ERRORS)
+def test_argument_spec_errors(run_module: RunModule, kernel: FakeKernel, args: dict[str, Any], message: str) -> None:
+    bad = run_module(ipvs_service, args)
+    assert bad["failed"] and message in bad["msg"]
     assert kernel.calls == []
 
 
-def test_kernel_error_in_batch_fails(kernel: FakeKernel) -> None:
-    run(ipvs_service, WEB)
+def test_kernel_error_in_batch_fails(run_module: RunModule, kernel: FakeKernel) -> None:
+    run_module(ipvs_service, WEB)
     del kernel.services[("-t", "192.168.206.150:80")]["dests"]["192.168.206.129:80"]
     orig = kernel.apply
 
@@ -380,34 +359,35 @@ def test_kernel_error_in_batch_fails(kernel: FakeKernel) -> None:
         return "Memory allocation problem" if words[0] == "-a" else orig(words)
 
     kernel.apply = flaky  # type: ignore[method-assign]
-    result = run(ipvs_service, WEB)
+    result = run_module(ipvs_service, WEB)
     assert result["failed"] and "Memory allocation problem" in result["msg"]
 
 
-def test_save_writes_only_when_different(kernel: FakeKernel, tmp_path: Any) -> None:
+def test_save_writes_only_when_different(run_module: RunModule, kernel: FakeKernel, tmp_path: Any) -> None:
     path = tmp_path / "ipvsadm.rules"
-    first = run(ipvs_service, dict(WEB, save=True, save_path=str(path)), diff=True)
+    first = run_module(ipvs_service, dict(WEB, save=True, save_path=str(path)), diff=True)
     assert first["saved"] is True and path.read_text() == kernel.save()
     assert first["diff"][1]["after"] == kernel.save()
-    second = run(ipvs_service, dict(WEB, save=True, save_path=str(path)))
+    second = run_module(ipvs_service, dict(WEB, save=True, save_path=str(path)))
     assert second["changed"] is False and second["saved"] is False
     path.write_text("# stale\n")
-    third = run(ipvs_service, dict(WEB, save=True, save_path=str(path)), check=True)
+    third = run_module(ipvs_service, dict(WEB, save=True, save_path=str(path)), check=True)
     assert third["changed"] is True and third["saved"] is True and path.read_text() == "# stale\n"
 
 
-@pytest.mark.parametrize(
-    ("where", "reason"),
-    [
-        ("missing/rules", "directory {tmp}/missing does not exist"),
-        ("a-file/rules", "{tmp}/a-file is not a directory"),
-        ("a-dir", "is a directory, expected a file name"),
-        ("read-only/rules", "directory {tmp}/read-only is not writable"),
-    ],
-)
+BAD_SAVE_PATHS = [
+    ("missing/rules", "directory {tmp}/missing does not exist"),
+    ("a-file/rules", "{tmp}/a-file is not a directory"),
+    ("a-dir", "is a directory, expected a file name"),
+    ("read-only/rules", "directory {tmp}/read-only is not writable"),
+]
+
+
+@pytest.mark.parametrize(("where", "reason"), BAD_SAVE_PATHS)
 @pytest.mark.parametrize("check", [False, True])
 def test_bad_save_path_fails_before_anything_runs(
-    kernel: FakeKernel, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, where: str, reason: str, check: bool
+    run_module: RunModule, kernel: FakeKernel, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, where: str,
+    reason: str, check: bool,
 ) -> None:
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-dir").mkdir()
@@ -416,7 +396,7 @@ def test_bad_save_path_fails_before_anything_runs(
     monkeypatch.setattr(os, "access",
                         lambda path, mode: not str(path).endswith("read-only") and real_access(path, mode))
     path = str(tmp_path / where)
-    bad = run(ipvs_service, dict(WEB, save=True, save_path=path), check=check)
+    bad = run_module(ipvs_service, dict(WEB, save=True, save_path=path), check=check)
     assert bad["failed"] and bad["parameter"] == "save_path"
     assert bad["msg"] == f"save_path: {reason.format(tmp=tmp_path)} (got {path!r})"
     assert kernel.calls == [] and kernel.restores == [] and kernel.services == {}
@@ -424,24 +404,24 @@ def test_bad_save_path_fails_before_anything_runs(
     assert list((tmp_path / "a-dir").iterdir()) == [] and list((tmp_path / "read-only").iterdir()) == []
 
 
-def test_save_check_mode_prediction_matches_real_run(kernel: FakeKernel, tmp_path: Any) -> None:
+def test_save_check_mode_prediction_matches_real_run(run_module: RunModule, kernel: FakeKernel, tmp_path: Any) -> None:
     path = tmp_path / "rules"
     # the fake lists in string order; pick a foreign service whose libipvs order is the same
     kernel.apply(["-A", "-t", "192.168.206.10:25", "-s", "rr"])
     args = dict(WEB, save=True, save_path=str(path))
-    predicted = run(ipvs_service, args, check=True, diff=True)
-    real = run(ipvs_service, args, diff=True)
+    predicted = run_module(ipvs_service, args, check=True, diff=True)
+    real = run_module(ipvs_service, args, diff=True)
     assert predicted["diff"] == real["diff"] and predicted["changed"] == real["changed"]
 
 
-def test_ipvs_info(kernel: FakeKernel) -> None:
-    run(ipvs_service, WEB)
-    info = run(ipvs_info, {"stats": False, "rate": False})
+def test_ipvs_info(run_module: RunModule, kernel: FakeKernel) -> None:
+    run_module(ipvs_service, WEB)
+    info = run_module(ipvs_info, {"stats": False, "rate": False})
     assert info["changed"] is False and info["version"] == "1.2.1"
     assert info["services"][0]["real_servers"][0]["forwarding"] == "dr"
-    one = run(ipvs_info, {"service": {"address": "192.168.206.151", "port": 80}, "stats": False, "rate": False})
+    one = run_module(ipvs_info, {"service": {"address": "192.168.206.151", "port": 80}, "stats": False, "rate": False})
     assert one["services"] == []
-    bad = run(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
+    bad = run_module(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
     assert bad["failed"] and bad["msg"].startswith("service.address:")
 
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from ansible.module_utils import basic
 from ansible_collections.lvs.dr.plugins.modules import lvs_loopback_vip
 
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
+if TYPE_CHECKING:
+    from ansible_collections.lvs.dr.tests.unit.plugins.modules.conftest import RunModule
 
 
 class FakeIp:
@@ -99,15 +94,6 @@ class FakeIp:
 def fake_ip(monkeypatch: pytest.MonkeyPatch) -> FakeIp:
     fake = FakeIp()
 
-    def exit_json(self: basic.AnsibleModule, **kwargs: Any) -> None:
-        raise ExitJson(kwargs)
-
-    def fail_json(self: basic.AnsibleModule, **kwargs: Any) -> None:
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
     def run_command(self: basic.AnsibleModule, *args: Any, **kwargs: Any) -> tuple[int, str, str]:
         return fake(self, *args, **kwargs)
 
@@ -118,33 +104,22 @@ def fake_ip(monkeypatch: pytest.MonkeyPatch) -> FakeIp:
     return fake
 
 
-def run(monkeypatch: pytest.MonkeyPatch, args: dict[str, Any], check: bool = False, diff: bool = False) -> dict:
-    params = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": params}).encode())
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    with pytest.raises((ExitJson, FailJson)) as info:
-        lvs_loopback_vip.main()
-    result = dict(info.value.args[0])
-    result["failed"] = isinstance(info.value, FailJson)
-    return result
-
-
-def converge(monkeypatch: pytest.MonkeyPatch, fake: FakeIp, args: dict[str, Any]) -> dict:
+def converge(run_module: RunModule, fake: FakeIp, args: dict[str, Any]) -> dict:
     """check+diff, then real run: the prediction must equal the result; then the second run changes nothing."""
     before = fake.state()
     fake.writes.clear()
-    predicted = run(monkeypatch, args, check=True, diff=True)
+    predicted = run_module(lvs_loopback_vip, args, check=True, diff=True)
     assert fake.state() == before and not fake.writes, "check mode changed something"
-    result = run(monkeypatch, args, diff=True)
+    result = run_module(lvs_loopback_vip, args, diff=True)
     for key in ("changed", "addresses", "routes", "commands", "corrected", "diff"):
         assert predicted[key] == result[key], key
-    again = run(monkeypatch, args)
+    again = run_module(lvs_loopback_vip, args)
     assert not again["changed"] and again["commands"] == []
     return result
 
 
-def test_guide_real_server_vip(monkeypatch, fake_ip) -> None:
-    result = converge(monkeypatch, fake_ip, {"addresses": "192.0.2.150", "label": "lo:3"})
+def test_guide_real_server_vip(run_module, fake_ip) -> None:
+    result = converge(run_module, fake_ip, {"addresses": "192.0.2.150", "label": "lo:3"})
     assert result["changed"]
     assert result["addresses"] == [{"address": "192.0.2.150", "prefix": 32, "device": "lo", "label": "lo:3",
                                     "family": "ipv4"}]
@@ -155,34 +130,34 @@ def test_guide_real_server_vip(monkeypatch, fake_ip) -> None:
     assert result["diff"]["after"] == "192.0.2.150/32 dev lo label lo:3\nroute 192.0.2.150 dev lo\n"
 
 
-def test_guide_director_vip_no_route(monkeypatch, fake_ip) -> None:
+def test_guide_director_vip_no_route(run_module, fake_ip) -> None:
     args = {"addresses": ["192.0.2.150"], "device": "eth0", "prefix": 24, "label": "eth0:8", "route": False}
-    result = converge(monkeypatch, fake_ip, args)
+    result = converge(run_module, fake_ip, args)
     assert result["commands"] == ["ip -4 addr add 192.0.2.150/24 dev eth0 label eth0:8"]
     assert result["routes"] == [] and fake_ip.routes["-4"] == []
 
 
-def test_ipv6_and_per_address_prefix(monkeypatch, fake_ip) -> None:
-    result = converge(monkeypatch, fake_ip, {"addresses": ["2001:DB8::150", "192.0.2.7/32"]})
+def test_ipv6_and_per_address_prefix(run_module, fake_ip) -> None:
+    result = converge(run_module, fake_ip, {"addresses": ["2001:DB8::150", "192.0.2.7/32"]})
     assert [a["address"] for a in result["addresses"]] == ["2001:db8::150", "192.0.2.7"]  # option order
     assert {a["prefix"] for a in result["addresses"]} == {32, 128}
     assert "ip -6 route add 2001:db8::150 dev lo table main" in result["commands"]
 
 
-def test_wrong_prefix_and_label_corrected(monkeypatch, fake_ip) -> None:
+def test_wrong_prefix_and_label_corrected(run_module, fake_ip) -> None:
     fake_ip.links["lo"].append({"family": "inet", "local": "192.0.2.150", "prefixlen": 24, "scope": "global",
                                 "label": "lo:9"})
-    result = converge(monkeypatch, fake_ip, {"addresses": "192.0.2.150", "label": "lo:3"})
+    result = converge(run_module, fake_ip, {"addresses": "192.0.2.150", "label": "lo:3"})
     assert result["corrected"] == ["192.0.2.150/24 dev lo label lo:9"]
     assert result["commands"][:2] == ["ip -4 addr del 192.0.2.150/24 dev lo",
                                       "ip -4 addr add 192.0.2.150/32 dev lo label lo:3"]
     assert result["diff"]["before"] == "192.0.2.150/24 dev lo label lo:9\n"
 
 
-def test_absent_removes_only_target(monkeypatch, fake_ip) -> None:
-    run(monkeypatch, {"addresses": ["192.0.2.150", "192.0.2.151"]})
+def test_absent_removes_only_target(run_module, fake_ip) -> None:
+    run_module(lvs_loopback_vip, {"addresses": ["192.0.2.150", "192.0.2.151"]})
     fake_ip.routes["-4"].append({"dst": "192.0.2.150", "dev": "eth0", "flags": []})  # not ours: other device
-    result = converge(monkeypatch, fake_ip, {"addresses": "192.0.2.150", "state": "absent"})
+    result = converge(run_module, fake_ip, {"addresses": "192.0.2.150", "state": "absent"})
     assert result["commands"] == ["ip -4 route del 192.0.2.150 dev lo table main",
                                   "ip -4 addr del 192.0.2.150/32 dev lo"]
     assert result["addresses"] == [] and result["routes"] == []
@@ -190,62 +165,62 @@ def test_absent_removes_only_target(monkeypatch, fake_ip) -> None:
     assert any(i["local"] == "192.0.2.151" for i in fake_ip.links["lo"])
 
 
-def test_route_false_leaves_existing_route(monkeypatch, fake_ip) -> None:
-    run(monkeypatch, {"addresses": "192.0.2.150"})
-    result = run(monkeypatch, {"addresses": "192.0.2.150", "route": False, "state": "absent"})
+def test_route_false_leaves_existing_route(run_module, fake_ip) -> None:
+    run_module(lvs_loopback_vip, {"addresses": "192.0.2.150"})
+    result = run_module(lvs_loopback_vip, {"addresses": "192.0.2.150", "route": False, "state": "absent"})
     assert result["commands"] == ["ip -4 addr del 192.0.2.150/32 dev lo"]
     assert fake_ip.routes["-4"] == [{"dst": "192.0.2.150", "dev": "lo", "flags": [], "scope": "link"}]
 
 
-def test_refuses_to_drop_secondaries(monkeypatch, fake_ip) -> None:
+def test_refuses_to_drop_secondaries(run_module, fake_ip) -> None:
     fake_ip.links["eth0"].append({"family": "inet", "local": "198.51.100.150", "prefixlen": 24,
                                   "scope": "global", "secondary": True, "label": "eth0:8"})
     before = fake_ip.state()
-    result = run(monkeypatch, {"addresses": "198.51.100.10", "device": "eth0", "state": "absent"})
+    result = run_module(lvs_loopback_vip, {"addresses": "198.51.100.10", "device": "eth0", "state": "absent"})
     assert result["failed"] and "198.51.100.150/24" in result["msg"]
     assert fake_ip.state() == before and not fake_ip.writes
 
 
-def test_warns_about_lo_subnet(monkeypatch, fake_ip) -> None:
+def test_warns_about_lo_subnet(run_module, monkeypatch, fake_ip) -> None:
     warnings: list[str] = []
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
-    run(monkeypatch, {"addresses": "192.0.2.150", "prefix": 24})
+    run_module(lvs_loopback_vip, {"addresses": "192.0.2.150", "prefix": 24})
     assert any("192.0.2.0/24 as local" in w for w in warnings)
 
 
-def test_ip_failure_is_reported_with_rc_and_stderr(monkeypatch, fake_ip) -> None:
+def test_ip_failure_is_reported_with_rc_and_stderr(run_module, monkeypatch, fake_ip) -> None:
     fake_ip.links["lo"].append({"family": "inet", "local": "192.0.2.1", "prefixlen": 32, "label": "lo"})
     monkeypatch.setattr(lvs_loopback_vip.iproute, "plan_address_ops", lambda *a: [
         lvs_loopback_vip.iproute.Operation("addr_add", ["-4", "addr", "add", "192.0.2.1/32", "dev", "lo"], "x")])
-    result = run(monkeypatch, {"addresses": "192.0.2.1", "route": False})
+    result = run_module(lvs_loopback_vip, {"addresses": "192.0.2.1", "route": False})
     assert result["failed"] and result["rc"] == 2 and "already assigned" in result["stderr"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ({"addresses": "192.0.2.300"}, "addresses: '192.0.2.300'"),
-        ({"addresses": "vip.example"}, "addresses: 'vip.example'"),
-        ({"addresses": "192.0.2.1/33"}, "addresses: '192.0.2.1/33': the prefix length must be between 1 and 32"),
-        ({"addresses": "192.0.2.1/x"}, "invalid prefix length 'x'"),
-        ({"addresses": "192.0.2.1", "prefix": 0}, "prefix=0"),
-        ({"addresses": "2001:db8::1", "prefix": 129}, "prefix=129"),
-        ({"addresses": ["192.0.2.1", "2001:db8::1"], "prefix": 24}, "prefix=24 cannot apply to both"),
-        ({"addresses": ["192.0.2.1", "192.0.2.1/32"]}, "192.0.2.1 is listed twice"),
-        ({"addresses": "192.0.2.1", "label": "lo3"}, "label: 'lo3' must start with 'lo:'"),
-        ({"addresses": "192.0.2.1", "label": "eth0:1"}, "label: 'eth0:1' must start with 'lo:'"),
-        ({"addresses": "192.0.2.1", "label": "lo:0123456789abc"}, "at most 15"),
-        ({"addresses": "192.0.2.1", "label": "lo:a b"}, "may only use"),
-        ({"addresses": "2001:db8::1", "label": "lo:3"}, "IPv6 addresses have no labels"),
-        ({"addresses": "192.0.2.1", "device": "eth9"}, "device: no such interface: 'eth9'"),
-        ({"addresses": "192.0.2.1", "device": "bad/dev"}, "device: 'bad/dev'"),
-        ({"addresses": []}, "addresses: at least one address is required"),
-        ({"addresses": "192.0.2.1", "state": "gone"}, "state"),
-    ],
-)
-def test_bad_input_fails_before_touching_anything(monkeypatch, fake_ip, args, message) -> None:
+BAD_INPUT = [
+    ({"addresses": "192.0.2.300"}, "addresses: '192.0.2.300'"),
+    ({"addresses": "vip.example"}, "addresses: 'vip.example'"),
+    ({"addresses": "192.0.2.1/33"}, "addresses: '192.0.2.1/33': the prefix length must be between 1 and 32"),
+    ({"addresses": "192.0.2.1/x"}, "invalid prefix length 'x'"),
+    ({"addresses": "192.0.2.1", "prefix": 0}, "prefix=0"),
+    ({"addresses": "2001:db8::1", "prefix": 129}, "prefix=129"),
+    ({"addresses": ["192.0.2.1", "2001:db8::1"], "prefix": 24}, "prefix=24 cannot apply to both"),
+    ({"addresses": ["192.0.2.1", "192.0.2.1/32"]}, "192.0.2.1 is listed twice"),
+    ({"addresses": "192.0.2.1", "label": "lo3"}, "label: 'lo3' must start with 'lo:'"),
+    ({"addresses": "192.0.2.1", "label": "eth0:1"}, "label: 'eth0:1' must start with 'lo:'"),
+    ({"addresses": "192.0.2.1", "label": "lo:0123456789abc"}, "at most 15"),
+    ({"addresses": "192.0.2.1", "label": "lo:a b"}, "may only use"),
+    ({"addresses": "2001:db8::1", "label": "lo:3"}, "IPv6 addresses have no labels"),
+    ({"addresses": "192.0.2.1", "device": "eth9"}, "device: no such interface: 'eth9'"),
+    ({"addresses": "192.0.2.1", "device": "bad/dev"}, "device: 'bad/dev'"),
+    ({"addresses": []}, "addresses: at least one address is required"),
+    ({"addresses": "192.0.2.1", "state": "gone"}, "state"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_fails_before_touching_anything(run_module, fake_ip, args, message) -> None:
     before = fake_ip.state()
-    result = run(monkeypatch, args)
+    result = run_module(lvs_loopback_vip, args)
     assert result["failed"], result
     assert message in result["msg"]
     assert fake_ip.state() == before and not fake_ip.writes
