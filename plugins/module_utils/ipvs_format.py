@@ -47,7 +47,6 @@ class IpvsParseError(LvsDrError, ValueError):
         return {"msg": f"could not parse ipvsadm output: {self.msg}"}
 
 
-
 # --------------------------------------------------------------------------- parsing
 
 

@@ -113,7 +113,6 @@ RATE_FIELDS = ("connections_per_second", "packets_in_per_second", "packets_out_p
                "bytes_in_per_second", "bytes_out_per_second")
 
 
-
 @dataclass(frozen=True)
 class ServiceKey:
     """Identity of a virtual service in the kernel table."""

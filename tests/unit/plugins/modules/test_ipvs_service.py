@@ -274,8 +274,8 @@ def test_diff_content(run_module: RunModule, kernel: FakeKernel) -> None:
     assert [entry["before_header"] for entry in result["diff"]] == ["ipvs table (managed services)"]
     assert result["diff"][0]["before"] == ""
     assert result["diff"][0]["after"] == ("-A -t 192.168.206.150:80 -s rr\n"
-                                       "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
-                                       "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
+                                          "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+                                          "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
     gone = run_module(ipvs_service, dict(WEB, state="absent"), diff=True)
     assert gone["diff"][0]["after"] == "" and gone["diff"][0]["before"] == result["diff"][0]["after"]
     assert gone["commands"] == ["-D -t 192.168.206.150:80"]
