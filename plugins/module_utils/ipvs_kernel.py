@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import SCHEDULERS
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import SCHEDULERS
 
 PROC_ROOT = "/proc"
 SYS_ROOT = "/sys"

@@ -1,16 +1,15 @@
 # Copyright: lvs.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Data model of the IPVS table and parsers of ``ipvsadm`` listing output.
+"""Data model of the IPVS table: the dataclasses and the constants every other layer shares.
 
-The parsers read what ipvsadm 1.31 prints with ``-n`` (see ``print_service_entry``,
-``print_title``, ``print_largenum`` and ``print_conn`` in ipvsadm.c). They split
-on whitespace, so column widths do not matter, and they accept the pre-1.31
-negative fwmark rendering (``%d`` of an unsigned mark).
+Everything else points here: ``ipvs_format`` (ipvsadm listings and the save
+format), ``ipvs_plan`` (desired vs live), ``ipvs_validate`` (module input) and
+the modules' argument specs, which are built from the option names and choices
+below.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,9 +18,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV6,
     address_sort_key,
     format_host_port,
-    split_host_port,
 )
-from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 FWMARK = "fwmark"
@@ -40,21 +37,80 @@ FORWARDING_SWITCH = {"dr": "-g", "nat": "-m", "tunnel": "-i"}
 LISTING_FORWARDING = {"Route": "dr", "Masq": "nat", "Tunnel": "tunnel", "Local": "local"}
 
 DEFAULT_SCHEDULER = "wlc"
+
+# every scheduler shipped with Linux (net/netfilter/ipvs/ip_vs_*.c)
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
+# flags ipvsadm accepts with -b and prints back for that scheduler (print_sched_flags)
+SCHEDULER_FLAGS: dict[str, tuple[str, ...]] = {
+    "sh": ("sh-fallback", "sh-port"),
+    "mh": ("mh-fallback", "mh-port"),
+}
+GENERIC_SCHEDULER_FLAGS = ("flag-1", "flag-2", "flag-3")
+FORWARDING_METHODS = tuple(FORWARDING_SWITCH)
+FAMILIES = (IPV4, IPV6)
+STATES = ("present", "absent")
+MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # MAX_TIMEOUT in ipvsadm.c
+MAX_FWMARK = 2**32 - 1
+MAX_WEIGHT = 65535
+MAX_THRESHOLD = 65535
+
+DEFAULT_WEIGHT = 1
+DEFAULT_STATE = "present"
+# a service is given either by protocol/address/port or by fwmark: these cannot go with fwmark
+FWMARK_EXCLUSIVE = ("address", "port", "protocol")
+
+
+# --------------------------------------------------------------------------- options
+# The options of ipvs_service and ipvs_info, as Ansible argument-spec data: the modules build their
+# specs from these, validation reads the names, and one unit test holds DOCUMENTATION to them.
+
+
+def real_server_spec() -> dict[str, dict[str, Any]]:
+    """One real server (an entry of ``real_servers``)."""
+    return {
+        "address": {"type": "str"},
+        "port": {"type": "int"},
+        "forwarding": {"type": "str"},
+        "weight": {"type": "int", "default": DEFAULT_WEIGHT},
+        "upper_threshold": {"type": "int", "default": 0},
+        "lower_threshold": {"type": "int", "default": 0},
+    }
+
+
+def service_key_spec() -> dict[str, dict[str, Any]]:
+    """The options that identify a virtual service (ipvs_service, ipvs_info's ``service``)."""
+    return {
+        "protocol": {"type": "str", "choices": list(PROTOCOLS)},
+        "address": {"type": "str"},
+        "port": {"type": "int"},
+        "fwmark": {"type": "int"},
+        "family": {"type": "str", "choices": list(FAMILIES)},
+    }
+
+
+def service_spec() -> dict[str, dict[str, Any]]:
+    """One virtual service: ipvs_service's top-level options and the keys of a ``services`` entry."""
+    return {
+        **service_key_spec(),
+        "scheduler": {"type": "str", "choices": list(SCHEDULERS)},
+        "scheduler_flags": {"type": "list", "elements": "str"},
+        "persistence_timeout": {"type": "int"},
+        "persistence_netmask": {"type": "str"},
+        "real_servers": {"type": "list", "elements": "dict", "options": real_server_spec()},
+        "state": {"type": "str", "choices": list(STATES), "default": DEFAULT_STATE},
+    }
+
+
+REAL_SERVER_OPTIONS = tuple(real_server_spec())
+SERVICE_KEY_OPTIONS = tuple(service_key_spec())
+SINGLE_SERVICE_OPTIONS = tuple(service_spec())
+# the options that describe one service at the top level, so cannot be combined with ``services``
+SERVICES_EXCLUSIVE = tuple(option for option in SINGLE_SERVICE_OPTIONS if option != "state")
 HOST_NETMASK = {IPV4: "255.255.255.255", IPV6: "128"}
 
 STAT_FIELDS = ("connections", "packets_in", "packets_out", "bytes_in", "bytes_out")
 RATE_FIELDS = ("connections_per_second", "packets_in_per_second", "packets_out_per_second",
                "bytes_in_per_second", "bytes_out_per_second")
-
-_VERSION_RE = re.compile(r"^IP Virtual Server version (\S+) \(size=(\d+)\)")
-_SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-
-
-class IpvsParseError(LvsDrError, ValueError):
-    """ipvsadm printed something this parser does not understand."""
-
-    def fail_kwargs(self) -> dict[str, Any]:
-        return {"msg": f"could not parse ipvsadm output: {self.msg}"}
 
 
 @dataclass(frozen=True)
@@ -206,200 +262,10 @@ class IpvsTable:
         return {svc.key: svc for svc in self.services}
 
 
-# --------------------------------------------------------------------------- parsing
+@dataclass
+class DesiredService:
+    """One requested service: its state, the service as wanted, and the parameter that named it."""
 
-
-def _number(token: str) -> int:
-    """Counter as printed by print_largenum(): exact, or abbreviated with K/M/G/T."""
-    if token and token[-1] in _SUFFIX and token[:-1].isdigit():
-        return int(token[:-1]) * _SUFFIX[token[-1]]
-    try:
-        return int(token)
-    except ValueError:
-        raise IpvsParseError(f"expected a number, got {token!r}") from None
-
-
-def _parse_service_key(tokens: list[str]) -> tuple[ServiceKey, list[str]]:
-    """Parse the leading ``PROT addr:port`` / ``FWM mark [IPv6]`` tokens of a service line."""
-    label = tokens[0]
-    if label == "FWM":
-        mark = int(tokens[1])
-        if mark < 0:  # ipvsadm <= 1.31 printed marks above 2^31 with %d
-            mark += 2**32
-        rest = tokens[2:]
-        family = IPV4
-        if rest and rest[0] == "IPv6":
-            family, rest = IPV6, rest[1:]
-        return ServiceKey(FWMARK, family, fwmark=mark), rest
-    if label not in LABEL_PROTOCOL:
-        raise IpvsParseError(f"unknown service protocol {label!r}")
-    address, port = split_host_port(tokens[1])
-    family = IPV6 if ":" in address else IPV4
-    return ServiceKey(LABEL_PROTOCOL[label], family, address, port or 0), tokens[2:]
-
-
-def _apply_service_options(svc: VirtualService, rest: list[str]) -> None:
-    """``rr (sh-port) persistent 300 mask 255.255.255.0 pe sip ops`` (listing format)."""
-    if not rest:
-        return
-    svc.scheduler = rest[0]
-    i = 1
-    while i < len(rest):
-        word = rest[i]
-        if word.startswith("(") and word.endswith(")"):
-            svc.scheduler_flags = tuple(sorted(f for f in word[1:-1].split(",") if f))
-        elif word == "persistent":
-            i += 1
-            svc.persistence_timeout = int(rest[i])
-        elif word == "mask":
-            i += 1
-            svc.persistence_netmask = rest[i]
-        elif word == "pe":
-            i += 1
-            svc.persistence_engine = rest[i]
-        elif word == "ops":
-            svc.one_packet = True
-        i += 1
-
-
-def _is_title(line: str, tokens: list[str]) -> bool:
-    """The version line and the column titles (``Prot LocalAddress:Port ...``, ``-> RemoteAddress:Port ...``)."""
-    first = tokens[0]
-    if first == "->":
-        return len(tokens) > 1 and tokens[1].startswith("RemoteAddress")
-    if first == "Prot":
-        return len(tokens) > 1 and tokens[1].startswith("LocalAddress")
-    return first == "IP" and line.startswith("IP Virtual Server version")
-
-
-def parse_listing(text: str, fmt: str = "list") -> IpvsTable:
-    """Parse ``ipvsadm -Ln`` output; ``fmt`` is list, thresholds, stats or rate.
-
-    * list:       service options; real server forwarding, weight, active, inactive
-    * thresholds: service options; real server upper, lower, active, inactive
-    * stats:      five counters per service and real server (``--stats --exact``)
-    * rate:       five rates per service and real server (``--rate --exact``)
-    """
-    if fmt not in ("list", "thresholds", "stats", "rate"):
-        raise ValueError(f"unknown listing format {fmt!r}")
-    table = IpvsTable()
-    current: Optional[VirtualService] = None
-    # one split per line; a 1000-service table is 4000+ lines, read twice per run
-    for line in text.splitlines():
-        tokens = line.split()
-        if not tokens:
-            continue
-        if _is_title(line, tokens):
-            match = _VERSION_RE.match(line)
-            if match:
-                table.version, table.size = match.group(1), int(match.group(2))
-            continue
-        if tokens[0] == "->":
-            if current is None:
-                continue  # real server of a service we could not parse
-            current.real_servers.append(_parse_server(tokens[1:], fmt, current.key))
-            continue
-        if line[0].isspace():
-            raise IpvsParseError(f"unexpected line in ipvsadm output: {line!r}")
-        if tokens[0] == "?":
-            current = None  # protocol unknown to this ipvsadm: skip the block
-            continue
-        key, rest = _parse_service_key(tokens)
-        current = VirtualService(key=key)
-        if fmt in ("list", "thresholds"):
-            _apply_service_options(current, rest)
-        else:
-            values = [_number(t) for t in rest[:5]]
-            names = STAT_FIELDS if fmt == "stats" else RATE_FIELDS
-            if len(values) != 5:
-                raise IpvsParseError(f"expected five counters in {line!r}")
-            setattr(current, fmt, dict(zip(names, values)))
-        table.services.append(current)
-    return table
-
-
-def _parse_server(tokens: list[str], fmt: str, key: ServiceKey) -> RealServer:
-    address, port = split_host_port(tokens[0])
-    rs = RealServer(address=address, port=port or 0)
-    rest = tokens[1:]
-    if fmt == "list":
-        if len(rest) < 4:
-            raise IpvsParseError(f"short real server line for {key.rule()}: {tokens!r}")
-        rs.forwarding = LISTING_FORWARDING.get(rest[0], rest[0].lower())
-        # with --tun-info a tunnel column sits between forward and weight
-        numbers = rest[-3:]
-        rs.weight, rs.active_connections, rs.inactive_connections = (int(n) for n in numbers)
-    elif fmt == "thresholds":
-        if len(rest) < 4:
-            raise IpvsParseError(f"short real server line for {key.rule()}: {tokens!r}")
-        rs.upper_threshold, rs.lower_threshold, rs.active_connections, rs.inactive_connections = (
-            int(n) for n in rest[:4]
-        )
-    else:
-        values = [_number(t) for t in rest[:5]]
-        if len(values) != 5:
-            raise IpvsParseError(f"expected five counters for real server {tokens[0]}")
-        setattr(rs, fmt, dict(zip(STAT_FIELDS if fmt == "stats" else RATE_FIELDS, values)))
-    return rs
-
-
-def merge_listings(
-    listing: IpvsTable,
-    thresholds: Optional[IpvsTable] = None,
-    stats: Optional[IpvsTable] = None,
-    rate: Optional[IpvsTable] = None,
-) -> IpvsTable:
-    """Fold thresholds/stats/rate listings into the main listing, matched by key.
-
-    Services or servers that appear only in the extra listings (the table changed
-    between two ipvsadm calls) are ignored: the main listing is authoritative.
-    """
-    for extra, kind in ((thresholds, "thresholds"), (stats, "stats"), (rate, "rate")):
-        if extra is None:
-            continue
-        extra_services = extra.by_key()
-        for svc in listing.services:
-            other = extra_services.get(svc.key)
-            if other is None:
-                continue
-            other_servers = other.servers_by_key()
-            if kind in ("stats", "rate"):
-                setattr(svc, kind, getattr(other, kind))
-            for rs in svc.real_servers:
-                match = other_servers.get(rs.key)
-                if match is None:
-                    continue
-                if kind == "thresholds":
-                    rs.upper_threshold = match.upper_threshold
-                    rs.lower_threshold = match.lower_threshold
-                else:
-                    setattr(rs, kind, getattr(match, kind))
-    return listing
-
-
-def parse_connections(text: str) -> list[dict[str, object]]:
-    """Parse ``ipvsadm -Lnc`` (optionally ``--persistent-conn``) output."""
-    connections: list[dict[str, object]] = []
-    for line in text.splitlines():
-        tokens = line.split()
-        if not tokens or tokens[0] in ("IPVS", "pro"):
-            continue
-        if len(tokens) < 6:
-            raise IpvsParseError(f"unexpected connection line: {line!r}")
-        minutes, _sep, seconds = tokens[1].partition(":")
-        src, vip, dst = (split_host_port(t) for t in tokens[3:6])
-        entry: dict[str, object] = {
-            "protocol": tokens[0],
-            "expires": int(minutes) * 60 + int(seconds or 0),
-            "state": tokens[2],
-            "source_address": src[0],
-            "source_port": src[1],
-            "virtual_address": vip[0],
-            "virtual_port": vip[1],
-            "destination_address": dst[0],
-            "destination_port": dst[1],
-        }
-        if len(tokens) >= 8:
-            entry["pe_name"], entry["pe_data"] = tokens[6], tokens[7]
-        connections.append(entry)
-    return connections
+    state: str
+    service: VirtualService
+    parameter: str  # "services[3]" or "" for the top-level options

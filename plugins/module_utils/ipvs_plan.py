@@ -1,6 +1,6 @@
 # Copyright: lvs.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Desired vs live IPVS table -> ordered ``ipvsadm -R`` lines, and save-format rendering.
+"""Desired vs live IPVS table -> ordered ``ipvsadm -R`` lines, and the save file they lead to.
 
 The plan edits in place: ``-E`` for a changed service, ``-e`` for a changed
 real server, ``-a``/``-d`` for added/removed real servers, ``-A``/``-D`` only
@@ -11,26 +11,27 @@ lookups: O(number of services + real servers).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cmp_to_key
 from typing import Optional
 
-from ansible_collections.lvs.dr.plugins.module_utils.addresses import IPV6, format_host_port, split_host_port
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
+    add_service_line,
+    delete_service_line,
+    edit_service_line,
+    ipvsadm_compare_services,
+    parse_save_key,
+    render_service,
+    render_services,
+    server_line,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    FORWARDING_SWITCH,
-    FWMARK,
-    HOST_NETMASK,
-    PROTOCOL_SWITCH,
+    DesiredService,
     IpvsTable,
-    RealServer,
     ServiceKey,
     VirtualService,
 )
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import DesiredService
-
-_SWITCH_PROTOCOL = {v: k for k, v in PROTOCOL_SWITCH.items()}
 
 
 @dataclass
@@ -55,61 +56,6 @@ class Plan:
     @property
     def changed(self) -> bool:
         return bool(self.commands)
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-def service_options(svc: VirtualService) -> list[str]:
-    """Scheduler/persistence options of a service, in the order ``ipvsadm -S`` prints them."""
-    args = ["-s", svc.scheduler]
-    if svc.persistent:
-        args += ["-p", str(svc.persistence_timeout)]
-        if svc.persistence_netmask != HOST_NETMASK[svc.key.family]:
-            args += ["-M", svc.persistence_netmask]
-    if svc.persistence_engine:
-        args += ["--pe", svc.persistence_engine]
-    if svc.one_packet:
-        args.append("-o")
-    if svc.scheduler_flags:
-        args += ["-b", ",".join(svc.scheduler_flags)]
-    return args
-
-
-def _forwarding_switch(rs: RealServer) -> str:
-    return FORWARDING_SWITCH.get("dr" if rs.forwarding == "local" else rs.forwarding, "-g")
-
-
-def server_options(rs: RealServer) -> list[str]:
-    args = [_forwarding_switch(rs), "-w", str(rs.weight)]
-    if rs.upper_threshold:
-        args += ["-x", str(rs.upper_threshold)]
-    if rs.lower_threshold:
-        args += ["-y", str(rs.lower_threshold)]
-    return args
-
-
-def _line(*parts: Sequence[str]) -> str:
-    return " ".join(word for part in parts for word in part)
-
-
-def add_service_line(svc: VirtualService) -> str:
-    return _line(["-A"], svc.key.ipvsadm_args(), service_options(svc))
-
-
-def edit_service_line(svc: VirtualService) -> str:
-    return _line(["-E"], svc.key.ipvsadm_args(), service_options(svc))
-
-
-def delete_service_line(key: ServiceKey) -> str:
-    return _line(["-D"], key.ipvsadm_args())
-
-
-def server_line(command: str, key: ServiceKey, rs: RealServer) -> str:
-    target = ["-r", format_host_port(rs.address, rs.port)]
-    if command == "-d":
-        return _line([command], key.ipvsadm_args(), target)
-    return _line([command], key.ipvsadm_args(), target, server_options(rs))
 
 
 # --------------------------------------------------------------------------- planning
@@ -161,95 +107,6 @@ def _plan_servers(key: ServiceKey, current: VirtualService, target: VirtualServi
         elif existing.config() != rs.config():
             edits.append(server_line("-e", key, rs))
     return removals + edits + additions
-
-
-# --------------------------------------------------------------------------- save format
-
-
-def _c_int(value: int) -> int:
-    """The int result of a C subtraction of two 32-bit unsigned values."""
-    value &= 0xFFFFFFFF
-    return value - 2**32 if value & 0x80000000 else value
-
-
-def _address_words(address: str) -> list[int]:
-    ip = ipaddress.ip_address(address)
-    packed = ip.packed
-    return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
-
-
-def _cmp_addresses(a: str, a_is_v6: bool, b: str) -> int:
-    wa, wb = _address_words(a) if a else [0], _address_words(b) if b else [0]
-    wa += [0] * (4 - len(wa))
-    wb += [0] * (4 - len(wb))
-    if a_is_v6:
-        for x, y in zip(wa, wb):
-            r = _c_int(x - y)
-            if r:
-                return r
-        return 0
-    return _c_int(wa[0] - wb[0])
-
-
-def ipvsadm_compare_services(a: ServiceKey, b: ServiceKey) -> int:
-    """ipvs_cmp_services() of libipvs, including its 32-bit wrap-around."""
-    r = _c_int(a.fwmark - b.fwmark)
-    if r:
-        return r
-    af = {"ipv4": 2, "ipv6": 10}
-    r = af[a.family] - af[b.family]
-    if r:
-        return r
-    r = a.protocol_number - b.protocol_number
-    if r:
-        return r
-    r = _cmp_addresses(a.address, a.family == IPV6, b.address)
-    if r:
-        return r
-    return a.port - b.port
-
-
-def ipvsadm_compare_servers(a: RealServer, b: RealServer) -> int:
-    """ipvs_cmp_dests() of libipvs."""
-    r = _cmp_addresses(a.address, ":" in a.address, b.address)
-    if r:
-        return r
-    return a.port - b.port
-
-
-def render_service(svc: VirtualService) -> list[str]:
-    """Lines ``ipvsadm -Sn`` (1.31) prints for one service, real servers in libipvs's order."""
-    lines = [add_service_line(svc)]
-    servers = sorted(svc.real_servers, key=cmp_to_key(ipvsadm_compare_servers))
-    selector = svc.key.ipvsadm_args()
-    for rs in servers:
-        words = ["-a", *selector, "-r", format_host_port(rs.address, rs.port), _forwarding_switch(rs), "-w",
-                 str(rs.weight)]
-        if rs.forwarding == "tunnel":
-            words += ["--tun-type", "ipip"]
-        lines.append(" ".join(words))
-    return lines
-
-
-def render_services(services: Sequence[VirtualService]) -> str:
-    """Save-format text of the given services, in the given order (used for diffs)."""
-    return "".join(line + "\n" for svc in services for line in render_service(svc))
-
-
-def parse_save_key(line: str) -> Optional[ServiceKey]:
-    """The service key of a ``-A``/``-a`` line of ``ipvsadm -Sn`` output (None if not a rule)."""
-    words = line.split()
-    if len(words) < 3 or words[0] not in ("-A", "-a"):
-        return None
-    switch, value = words[1], words[2]
-    if switch == "-f":
-        family = IPV6 if len(words) > 3 and words[3] == "-6" else "ipv4"
-        mark = int(value)
-        return ServiceKey(FWMARK, family, fwmark=mark + 2**32 if mark < 0 else mark)
-    if switch not in _SWITCH_PROTOCOL:
-        return None
-    address, port = split_host_port(value)
-    return ServiceKey(_SWITCH_PROTOCOL[switch], IPV6 if ":" in address else "ipv4", address, port or 0)
 
 
 def predict_save(saved_now: str, result: Plan) -> str:

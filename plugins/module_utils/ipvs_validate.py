@@ -10,12 +10,10 @@ can fail with it before it runs ipvsadm at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
     IPV4,
-    IPV6,
     ip_family,
     ipv4_netmask,
     ipv6_prefix_length,
@@ -24,29 +22,29 @@ from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     DEFAULT_SCHEDULER,
-    FORWARDING_SWITCH,
+    DEFAULT_STATE,
+    DEFAULT_WEIGHT,
+    FAMILIES,
+    FORWARDING_METHODS,
     FWMARK,
+    FWMARK_EXCLUSIVE,
+    GENERIC_SCHEDULER_FLAGS,
+    MAX_FWMARK,
+    MAX_PERSISTENCE_TIMEOUT,
+    MAX_THRESHOLD,
+    MAX_WEIGHT,
     PROTOCOLS,
+    REAL_SERVER_OPTIONS,
+    SCHEDULER_FLAGS,
+    SCHEDULERS,
+    SERVICES_EXCLUSIVE,
+    SINGLE_SERVICE_OPTIONS,
+    STATES,
+    DesiredService,
     RealServer,
     ServiceKey,
     VirtualService,
 )
-
-# every scheduler shipped with Linux (net/netfilter/ipvs/ip_vs_*.c)
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
-# flags ipvsadm accepts with -b and prints back for that scheduler (print_sched_flags)
-SCHEDULER_FLAGS: dict[str, tuple[str, ...]] = {
-    "sh": ("sh-fallback", "sh-port"),
-    "mh": ("mh-fallback", "mh-port"),
-}
-GENERIC_SCHEDULER_FLAGS = ("flag-1", "flag-2", "flag-3")
-FORWARDING_METHODS = tuple(FORWARDING_SWITCH)
-FAMILIES = (IPV4, IPV6)
-STATES = ("present", "absent")
-MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # MAX_TIMEOUT in ipvsadm.c
-MAX_FWMARK = 2**32 - 1
-MAX_WEIGHT = 65535
-MAX_THRESHOLD = 65535
 
 _MISSING = object()
 
@@ -60,13 +58,6 @@ class ValidationError(LvsDrError, ValueError):
         self.parameter = parameter
         self.value = value
         self.reason = reason
-
-
-@dataclass
-class DesiredService:
-    state: str
-    service: VirtualService
-    parameter: str  # "services[3]" or "" for the top-level options
 
 
 def _name(prefix: str, option: str) -> str:
@@ -114,7 +105,7 @@ def validate_service_key(params: Mapping[str, Any], prefix: str = "") -> Service
     fwmark = params.get("fwmark")
     address = params.get("address")
     if fwmark is not None:
-        for option in ("address", "port", "protocol"):
+        for option in FWMARK_EXCLUSIVE:
             if params.get(option) is not None:
                 raise ValidationError(_name(prefix, option), params[option], "cannot be combined with fwmark")
         mark = _integer(fwmark, _name(prefix, "fwmark"), 1, MAX_FWMARK)
@@ -169,9 +160,6 @@ def _netmask(value: Any, family: str, parameter: str) -> str:
         raise ValidationError(parameter, value, str(exc)) from None
 
 
-REAL_SERVER_OPTIONS = ("address", "port", "forwarding", "weight", "upper_threshold", "lower_threshold")
-
-
 def _known_options(params: Mapping[str, Any], known: Sequence[str], parameter: str) -> None:
     """Unknown keys in one dictionary entry fail, as Ansible's own option check would."""
     unknown = sorted(str(name) for name in params if name not in known)
@@ -211,7 +199,7 @@ def validate_real_server(params: Mapping[str, Any], key: ServiceKey, prefix: str
         port = key.port
     elif port is None:
         port = key.port
-    weight = _integer(params.get("weight", 1) if params.get("weight") is not None else 1,
+    weight = _integer(params.get("weight") if params.get("weight") is not None else DEFAULT_WEIGHT,
                       _name(prefix, "weight"), 0, MAX_WEIGHT)
     upper = _integer(params.get("upper_threshold") or 0, _name(prefix, "upper_threshold"), 0, MAX_THRESHOLD)
     lower = _integer(params.get("lower_threshold") or 0, _name(prefix, "lower_threshold"), 0, MAX_THRESHOLD)
@@ -226,7 +214,7 @@ def validate_service(params: Mapping[str, Any], prefix: str = "") -> DesiredServ
     """Validate one service's options (top level or one ``services`` entry)."""
     if not isinstance(params, Mapping):
         raise ValidationError(prefix or "services", params, "must be a dictionary")
-    state = params.get("state") or "present"
+    state = params.get("state") or DEFAULT_STATE
     _choice(state, _name(prefix, "state"), STATES, "state")
     timeout = params.get("persistence_timeout")
     key_params = dict(params)
@@ -273,21 +261,6 @@ def validate_service(params: Mapping[str, Any], prefix: str = "") -> DesiredServ
     return DesiredService(state, service, prefix)
 
 
-SINGLE_SERVICE_OPTIONS = (
-    "protocol",
-    "address",
-    "port",
-    "fwmark",
-    "family",
-    "scheduler",
-    "scheduler_flags",
-    "persistence_timeout",
-    "persistence_netmask",
-    "real_servers",
-    "state",
-)
-
-
 def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:
     """Turn the module parameters into the list of desired services.
 
@@ -299,12 +272,12 @@ def validate_request(params: Mapping[str, Any]) -> list[DesiredService]:
         return [validate_service({k: params.get(k) for k in SINGLE_SERVICE_OPTIONS}, "")]
     if not isinstance(services, (list, tuple)):
         raise ValidationError("services", services, "must be a list of dictionaries")
-    for option in ("address", "port", "fwmark", "protocol", "family", "real_servers"):
+    for option in SERVICES_EXCLUSIVE:
         if params.get(option) is not None:
             raise ValidationError(option, params[option], "cannot be combined with services")
     desired: list[DesiredService] = []
     seen: dict[ServiceKey, int] = {}
-    default_state = params.get("state") or "present"
+    default_state = params.get("state") or DEFAULT_STATE
     for index, raw in enumerate(services):
         if isinstance(raw, Mapping):
             _known_options(raw, SINGLE_SERVICE_OPTIONS, f"services[{index}]")

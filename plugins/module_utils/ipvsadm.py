@@ -20,12 +20,8 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    IpvsTable,
-    merge_listings,
-    parse_connections,
-    parse_listing,
-)
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import merge_listings, parse_connections, parse_listing
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
 
 # "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
 _NO_IPVS = re.compile(r"Can't initialize ipvs|Protocol not available|ip_vs.*not found|Module ip_vs not found", re.I)

@@ -55,6 +55,7 @@ options:
       protocol:
         description: V(tcp) (default), V(udp) or V(sctp).
         type: str
+        choices: [tcp, udp, sctp]
       address:
         description: Virtual IP address.
         type: str
@@ -67,6 +68,7 @@ options:
       family:
         description: V(ipv4) (default) or V(ipv6), with V(fwmark).
         type: str
+        choices: [ipv4, ipv6]
   stats:
     description: Include counters (C(ipvsadm -Ln --stats --exact)).
     type: bool
@@ -280,28 +282,25 @@ connections:
        virtual_address: 192.168.206.150, virtual_port: 80, destination_address: 192.168.206.128, destination_port: 80}
 """
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_kernel import read_kernel_info
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey, VirtualService
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    IpvsTable,
+    ServiceKey,
+    VirtualService,
+    service_key_spec,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_service_key
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "table": {"type": "bool", "default": True},
-    "service": {
-        "type": "dict",
-        "options": {
-            "protocol": {"type": "str"},
-            "address": {"type": "str"},
-            "port": {"type": "int"},
-            "fwmark": {"type": "int"},
-            "family": {"type": "str"},
-        },
-    },
+    "service": {"type": "dict", "options": service_key_spec()},
     "stats": {"type": "bool", "default": True},
     "rate": {"type": "bool", "default": True},
     "connections": {"type": "bool", "default": False},
@@ -327,42 +326,80 @@ def kernel_info() -> dict[str, Any]:
     return read_kernel_info().to_dict()
 
 
-def run(module: AnsibleModule) -> dict[str, Any]:
-    if not module.params["table"]:
+@dataclass(frozen=True)
+class InfoRequest:
+    """What to read, validated."""
+
+    table: bool
+    key: Optional[ServiceKey]  # one service only
+    stats: bool
+    rate: bool
+    connections: bool
+
+
+@dataclass
+class Reading:
+    """What ipvsadm printed, parsed."""
+
+    table: IpvsTable
+    connections: Optional[list[dict[str, object]]]
+
+
+def validate(params: dict[str, Any]) -> InfoRequest:
+    """Everything that can be rejected, before anything is read."""
+    if not params["table"]:
         for option, unused in (("service", None), ("connections", False)):
-            if module.params[option] != unused:
+            if params[option] != unused:
                 raise LvsDrError(
-                    f"{option}: needs table=true (got {option}={module.params[option]!r} with table=false)",
+                    f"{option}: needs table=true (got {option}={params[option]!r} with table=false)",
                     parameter=option,
                 )
-        return {"changed": False, "kernel": kernel_info()}
     key: Optional[ServiceKey] = None
-    if module.params["service"] is not None:
-        params = dict(module.params["service"])
-        params["allow_port_zero"] = True
-        key = validate_service_key(params, "service")
+    if params["service"] is not None:
+        service = dict(params["service"])
+        service["allow_port_zero"] = True
+        key = validate_service_key(service, "service")
+    return InfoRequest(params["table"], key, params["stats"], params["rate"], params["connections"])
+
+
+def read(module: AnsibleModule, request: InfoRequest) -> Reading:
+    """At most five ipvsadm listings; a failure carries what the kernel offers, which tells why."""
     ipvsadm = Ipvsadm(module)
     try:
-        table = ipvsadm.read_full(stats=module.params["stats"], rate=module.params["rate"])
-        connections = ipvsadm.connections() if module.params["connections"] else None
+        table = ipvsadm.read_full(stats=request.stats, rate=request.rate)
+        connections = ipvsadm.connections() if request.connections else None
     except CommandError as exc:
-        exc.fields["kernel"] = kernel_info()  # what the kernel offers tells why ipvsadm failed
+        exc.fields["kernel"] = kernel_info()
         raise
-    services = table.services
+    return Reading(table, connections)
+
+
+def report(request: InfoRequest, reading: Reading) -> dict[str, Any]:
+    """The result: the table (or the one requested service), the kernel, the connections if asked."""
+    services = reading.table.services
     selected: Optional[VirtualService] = None
-    if key is not None:
-        selected = table.by_key().get(key)
+    if request.key is not None:
+        selected = reading.table.by_key().get(request.key)
         services = [selected] if selected else []
     result: dict[str, Any] = {
         "changed": False,
-        "version": table.version,
-        "table_size": table.size,
+        "version": reading.table.version,
+        "table_size": reading.table.size,
         "services": [svc.to_dict(live=True) for svc in services],
         "kernel": kernel_info(),
     }
-    if connections is not None:
-        result["connections"] = filter_connections(connections, key, selected) if key else connections
+    if reading.connections is not None:
+        connections = reading.connections
+        result["connections"] = filter_connections(connections, request.key, selected) if request.key else connections
     return result
+
+
+def run(module: AnsibleModule) -> dict[str, Any]:
+    """Validate, read, report; with table=false only what the kernel offers is read."""
+    request = validate(module.params)
+    if not request.table:
+        return {"changed": False, "kernel": kernel_info()}
+    return report(request, read(module, request))
 
 
 def main() -> None:

@@ -376,20 +376,31 @@ saved:
   type: bool
 diff:
   description:
-    - Managed services before and after, in C(ipvsadm -S) format. With O(save=true) a list whose second
-      element is the restore file before and after.
+    - Always a list of C(before_header), C(after_header), C(before), C(after) entries.
+    - The first entry is the managed services before and after, in C(ipvsadm -S) format, under the header
+      C(ipvs table (managed services)). With O(save=true) a second entry is the restore file before and
+      after, under its path.
   returned: when diff mode is on
-  type: raw
+  type: list
+  elements: dict
   sample:
-    before: "-A -t 192.168.206.150:80 -s rr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
-    after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+    - before_header: ipvs table (managed services)
+      after_header: ipvs table (managed services)
+      before: "-A -t 192.168.206.150:80 -s rr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+      after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
 """
 
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    FWMARK_EXCLUSIVE,
+    SERVICES_EXCLUSIVE,
+    service_spec,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
     diff_texts,
@@ -408,37 +419,14 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     read_os_release,
 )
 
-REAL_SERVER_OPTIONS: dict[str, Any] = {
-    "address": {"type": "str"},
-    "port": {"type": "int"},
-    "forwarding": {"type": "str"},
-    "weight": {"type": "int", "default": 1},
-    "upper_threshold": {"type": "int", "default": 0},
-    "lower_threshold": {"type": "int", "default": 0},
-}
-
-SINGLE = ("protocol", "address", "port", "fwmark", "family", "scheduler", "scheduler_flags",
-          "persistence_timeout", "persistence_netmask", "real_servers")
+TABLE_DIFF_HEADER = "ipvs table (managed services)"
 
 ARGUMENT_SPEC: dict[str, Any] = {
     # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
     # keys, messages naming services[i].option): Ansible's own per-entry suboption pass cost about a third of
     # a no-op run at 1000 services and found nothing that one misses. The entries are documented above.
     "services": {"type": "list", "elements": "dict"},
-    "protocol": {"type": "str", "choices": ["tcp", "udp", "sctp"]},
-    "address": {"type": "str"},
-    "port": {"type": "int"},
-    "fwmark": {"type": "int"},
-    "family": {"type": "str", "choices": ["ipv4", "ipv6"]},
-    "scheduler": {
-        "type": "str",
-        "choices": ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"],
-    },
-    "scheduler_flags": {"type": "list", "elements": "str"},
-    "persistence_timeout": {"type": "int"},
-    "persistence_netmask": {"type": "str"},
-    "real_servers": {"type": "list", "elements": "dict", "options": REAL_SERVER_OPTIONS},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    **service_spec(),
     "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
     "save": {"type": "bool", "default": False},
     "save_path": {"type": "path"},
@@ -448,8 +436,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
 def build_module() -> AnsibleModule:
     return AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SINGLE]
-        + [("fwmark", "address"), ("fwmark", "port"), ("fwmark", "protocol")],
+        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
+        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
         required_one_of=[("services", "address", "fwmark")],
         required_together=[("address", "port")],
         required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
@@ -481,20 +469,15 @@ class ServiceReconciler:
             "services": summarize(result, self.only_changed),
         }
         want_diff = bool(self.module._diff)
-        diffs: list[dict[str, Any]] = []
+        diffs = DiffCollector()
         if want_diff:  # rendering every managed service twice is not free at 1000 services: only on request
-            before, after = diff_texts(result)
-            header = "ipvs table (managed services)"
-            diffs.append({"before_header": header, "after_header": header, "before": before, "after": after})
+            diffs.add(TABLE_DIFF_HEADER, *diff_texts(result))
         if self.save_path:
-            saved, file_diff = self._save(result)
+            saved = self._save(result, diffs)
             output["save_path"] = self.save_path
             output["saved"] = saved
             output["changed"] = output["changed"] or saved
-            diffs.append(file_diff)
-        if want_diff:
-            output["diff"] = diffs if self.save_path else diffs[0]
-        return output
+        return diffs.report(output, want_diff)
 
     def _verify(self, result: Plan) -> None:
         again = plan(self.desired, self.ipvsadm.read_table())
@@ -504,7 +487,7 @@ class ServiceReconciler:
                 commands=result.commands,
             )
 
-    def _save(self, result: Plan) -> tuple[bool, dict[str, Any]]:
+    def _save(self, result: Plan, diffs: DiffCollector) -> bool:
         path = self.save_path or ""
         if self.module.check_mode and result.changed:
             content = predict_save(self.ipvsadm.save(), result)
@@ -515,7 +498,8 @@ class ServiceReconciler:
         if changed and not self.module.check_mode:
             # The ipvsadm services create their restore files 0600.
             write_atomic(self.module, path, content, 0o600, ".ipvsadm-")
-        return changed, {"before_header": path, "after_header": path, "before": current or "", "after": content}
+        diffs.add(path, current or "", content)
+        return changed
 
 
 def run(module: AnsibleModule) -> dict[str, Any]:

@@ -9,21 +9,23 @@ from functools import cmp_to_key
 from pathlib import Path
 
 import pytest
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
+    ipvsadm_compare_services,
+    merge_listings,
+    parse_listing,
+    parse_save_key,
+    render_services,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     IpvsTable,
     RealServer,
     ServiceKey,
     VirtualService,
-    merge_listings,
-    parse_listing,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     diff_texts,
-    ipvsadm_compare_services,
-    parse_save_key,
     plan,
     predict_save,
-    render_services,
     summarize,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_request

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import SCHEDULERS
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import (
-    SCHEDULERS,
     ValidationError,
     validate_request,
     validate_save_path,

@@ -86,6 +86,14 @@ def test_bad_filter_fails_before_ipvsadm(run_module, calls):
     assert result["failed"] and result["msg"].startswith("service.address:") and calls == []
 
 
+@pytest.mark.parametrize(("option", "value"), [("protocol", "icmp"), ("family", "ipv5")])
+def test_service_key_choices_are_the_model_choices(run_module, calls, option, value):
+    """ipvs_info's service options carry the same choices as ipvs_service's (built from ipvs_model)."""
+    result = run_module(ipvs_info, {"service": {"fwmark": 20, option: value} if option == "family"
+                                    else {"address": "10.0.0.1", "port": 80, option: value}})
+    assert result["failed"] and f"value of {option} must be one of" in result["msg"] and calls == []
+
+
 def test_kernel_is_returned_with_the_table(run_module, calls):
     result = run_module(ipvs_info, {"stats": False, "rate": False})
     assert len(calls) == 2 and len(result["services"]) == 8

@@ -6,9 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
-import yaml
 from ansible.module_utils import basic
-from ansible_collections.lvs.dr.plugins.module_utils import ipvs_validate
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
 if TYPE_CHECKING:
@@ -225,7 +223,7 @@ def test_diff_rendered_only_when_asked(
     saved = run_module(ipvs_service, dict(WEB, save=True, save_path=str(tmp_path / "rules")))
     assert rendered == [] and "diff" not in saved and saved["saved"] is True
     shown = run_module(ipvs_service, change, diff=True)
-    assert rendered == [1] and shown["diff"]["before"] != shown["diff"]["after"]
+    assert rendered == [1] and shown["diff"][0]["before"] != shown["diff"][0]["after"]
 
 
 def test_services_return_lists_changed_services_only(run_module: RunModule, kernel: FakeKernel) -> None:
@@ -273,12 +271,13 @@ def test_in_place_edit_keeps_service_object(run_module: RunModule, kernel: FakeK
 
 def test_diff_content(run_module: RunModule, kernel: FakeKernel) -> None:
     result = run_module(ipvs_service, WEB, diff=True)
-    assert result["diff"]["before"] == ""
-    assert result["diff"]["after"] == ("-A -t 192.168.206.150:80 -s rr\n"
-                                       "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
-                                       "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
+    assert [entry["before_header"] for entry in result["diff"]] == ["ipvs table (managed services)"]
+    assert result["diff"][0]["before"] == ""
+    assert result["diff"][0]["after"] == ("-A -t 192.168.206.150:80 -s rr\n"
+                                          "-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
+                                          "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1\n")
     gone = run_module(ipvs_service, dict(WEB, state="absent"), diff=True)
-    assert gone["diff"]["after"] == "" and gone["diff"]["before"] == result["diff"]["after"]
+    assert gone["diff"][0]["after"] == "" and gone["diff"][0]["before"] == result["diff"][0]["after"]
     assert gone["commands"] == ["-D -t 192.168.206.150:80"]
 
 
@@ -423,13 +422,3 @@ def test_ipvs_info(run_module: RunModule, kernel: FakeKernel) -> None:
     assert one["services"] == []
     bad = run_module(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
     assert bad["failed"] and bad["msg"].startswith("service.address:")
-
-
-def test_one_list_of_entry_options_in_spec_docs_and_validation() -> None:
-    """The services entries are checked by ipvs_validate only: its option lists must match the docs and spec."""
-    docs = yaml.safe_load(ipvs_service.DOCUMENTATION)["options"]
-    entry_docs = docs["services"]["suboptions"]
-    assert set(entry_docs) == set(ipvs_validate.SINGLE_SERVICE_OPTIONS)
-    assert set(entry_docs["real_servers"]["suboptions"]) == set(ipvs_validate.REAL_SERVER_OPTIONS)
-    assert set(ipvs_service.REAL_SERVER_OPTIONS) == set(ipvs_validate.REAL_SERVER_OPTIONS)
-    assert set(ipvs_service.SINGLE) | {"state"} == set(ipvs_validate.SINGLE_SERVICE_OPTIONS)

@@ -1,0 +1,390 @@
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IPVS table as ipvsadm writes it: listing parsers, ``-R``/``-S`` lines, libipvs's sort order.
+
+The parsers read what ipvsadm 1.31 prints with ``-n`` (see ``print_service_entry``,
+``print_title``, ``print_largenum`` and ``print_conn`` in ipvsadm.c). They split
+on whitespace, so column widths do not matter, and they accept the pre-1.31
+negative fwmark rendering (``%d`` of an unsigned mark). The renderers write the
+save format (``ipvsadm -Sn``), which is also the ``ipvsadm -R`` input, and sort
+as libipvs does so a predicted save file matches the real one byte for byte.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from functools import cmp_to_key
+from typing import Any, Optional
+
+from ansible_collections.lvs.dr.plugins.module_utils.addresses import IPV4, IPV6, format_host_port, split_host_port
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    FORWARDING_SWITCH,
+    FWMARK,
+    HOST_NETMASK,
+    LABEL_PROTOCOL,
+    LISTING_FORWARDING,
+    PROTOCOL_SWITCH,
+    RATE_FIELDS,
+    STAT_FIELDS,
+    IpvsTable,
+    RealServer,
+    ServiceKey,
+    VirtualService,
+)
+
+_VERSION_RE = re.compile(r"^IP Virtual Server version (\S+) \(size=(\d+)\)")
+_SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_SWITCH_PROTOCOL = {v: k for k, v in PROTOCOL_SWITCH.items()}
+
+
+class IpvsParseError(LvsDrError, ValueError):
+    """ipvsadm printed something this parser does not understand."""
+
+    def fail_kwargs(self) -> dict[str, Any]:
+        return {"msg": f"could not parse ipvsadm output: {self.msg}"}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _number(token: str) -> int:
+    """Counter as printed by print_largenum(): exact, or abbreviated with K/M/G/T."""
+    if token and token[-1] in _SUFFIX and token[:-1].isdigit():
+        return int(token[:-1]) * _SUFFIX[token[-1]]
+    try:
+        return int(token)
+    except ValueError:
+        raise IpvsParseError(f"expected a number, got {token!r}") from None
+
+
+def _parse_service_key(tokens: list[str]) -> tuple[ServiceKey, list[str]]:
+    """Parse the leading ``PROT addr:port`` / ``FWM mark [IPv6]`` tokens of a service line."""
+    label = tokens[0]
+    if label == "FWM":
+        mark = int(tokens[1])
+        if mark < 0:  # ipvsadm <= 1.31 printed marks above 2^31 with %d
+            mark += 2**32
+        rest = tokens[2:]
+        family = IPV4
+        if rest and rest[0] == "IPv6":
+            family, rest = IPV6, rest[1:]
+        return ServiceKey(FWMARK, family, fwmark=mark), rest
+    if label not in LABEL_PROTOCOL:
+        raise IpvsParseError(f"unknown service protocol {label!r}")
+    address, port = split_host_port(tokens[1])
+    family = IPV6 if ":" in address else IPV4
+    return ServiceKey(LABEL_PROTOCOL[label], family, address, port or 0), tokens[2:]
+
+
+def _apply_service_options(svc: VirtualService, rest: list[str]) -> None:
+    """``rr (sh-port) persistent 300 mask 255.255.255.0 pe sip ops`` (listing format)."""
+    if not rest:
+        return
+    svc.scheduler = rest[0]
+    i = 1
+    while i < len(rest):
+        word = rest[i]
+        if word.startswith("(") and word.endswith(")"):
+            svc.scheduler_flags = tuple(sorted(f for f in word[1:-1].split(",") if f))
+        elif word == "persistent":
+            i += 1
+            svc.persistence_timeout = int(rest[i])
+        elif word == "mask":
+            i += 1
+            svc.persistence_netmask = rest[i]
+        elif word == "pe":
+            i += 1
+            svc.persistence_engine = rest[i]
+        elif word == "ops":
+            svc.one_packet = True
+        i += 1
+
+
+def _is_title(line: str, tokens: list[str]) -> bool:
+    """The version line and the column titles (``Prot LocalAddress:Port ...``, ``-> RemoteAddress:Port ...``)."""
+    first = tokens[0]
+    if first == "->":
+        return len(tokens) > 1 and tokens[1].startswith("RemoteAddress")
+    if first == "Prot":
+        return len(tokens) > 1 and tokens[1].startswith("LocalAddress")
+    return first == "IP" and line.startswith("IP Virtual Server version")
+
+
+def parse_listing(text: str, fmt: str = "list") -> IpvsTable:
+    """Parse ``ipvsadm -Ln`` output; ``fmt`` is list, thresholds, stats or rate.
+
+    * list:       service options; real server forwarding, weight, active, inactive
+    * thresholds: service options; real server upper, lower, active, inactive
+    * stats:      five counters per service and real server (``--stats --exact``)
+    * rate:       five rates per service and real server (``--rate --exact``)
+    """
+    if fmt not in ("list", "thresholds", "stats", "rate"):
+        raise ValueError(f"unknown listing format {fmt!r}")
+    table = IpvsTable()
+    current: Optional[VirtualService] = None
+    # one split per line; a 1000-service table is 4000+ lines, read twice per run
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens:
+            continue
+        if _is_title(line, tokens):
+            match = _VERSION_RE.match(line)
+            if match:
+                table.version, table.size = match.group(1), int(match.group(2))
+            continue
+        if tokens[0] == "->":
+            if current is None:
+                continue  # real server of a service we could not parse
+            current.real_servers.append(_parse_server(tokens[1:], fmt, current.key))
+            continue
+        if line[0].isspace():
+            raise IpvsParseError(f"unexpected line in ipvsadm output: {line!r}")
+        if tokens[0] == "?":
+            current = None  # protocol unknown to this ipvsadm: skip the block
+            continue
+        key, rest = _parse_service_key(tokens)
+        current = VirtualService(key=key)
+        if fmt in ("list", "thresholds"):
+            _apply_service_options(current, rest)
+        else:
+            values = [_number(t) for t in rest[:5]]
+            names = STAT_FIELDS if fmt == "stats" else RATE_FIELDS
+            if len(values) != 5:
+                raise IpvsParseError(f"expected five counters in {line!r}")
+            setattr(current, fmt, dict(zip(names, values)))
+        table.services.append(current)
+    return table
+
+
+def _parse_server(tokens: list[str], fmt: str, key: ServiceKey) -> RealServer:
+    address, port = split_host_port(tokens[0])
+    rs = RealServer(address=address, port=port or 0)
+    rest = tokens[1:]
+    if fmt == "list":
+        if len(rest) < 4:
+            raise IpvsParseError(f"short real server line for {key.rule()}: {tokens!r}")
+        rs.forwarding = LISTING_FORWARDING.get(rest[0], rest[0].lower())
+        # with --tun-info a tunnel column sits between forward and weight
+        numbers = rest[-3:]
+        rs.weight, rs.active_connections, rs.inactive_connections = (int(n) for n in numbers)
+    elif fmt == "thresholds":
+        if len(rest) < 4:
+            raise IpvsParseError(f"short real server line for {key.rule()}: {tokens!r}")
+        rs.upper_threshold, rs.lower_threshold, rs.active_connections, rs.inactive_connections = (
+            int(n) for n in rest[:4]
+        )
+    else:
+        values = [_number(t) for t in rest[:5]]
+        if len(values) != 5:
+            raise IpvsParseError(f"expected five counters for real server {tokens[0]}")
+        setattr(rs, fmt, dict(zip(STAT_FIELDS if fmt == "stats" else RATE_FIELDS, values)))
+    return rs
+
+
+def merge_listings(
+    listing: IpvsTable,
+    thresholds: Optional[IpvsTable] = None,
+    stats: Optional[IpvsTable] = None,
+    rate: Optional[IpvsTable] = None,
+) -> IpvsTable:
+    """Fold thresholds/stats/rate listings into the main listing, matched by key.
+
+    Services or servers that appear only in the extra listings (the table changed
+    between two ipvsadm calls) are ignored: the main listing is authoritative.
+    """
+    for extra, kind in ((thresholds, "thresholds"), (stats, "stats"), (rate, "rate")):
+        if extra is None:
+            continue
+        extra_services = extra.by_key()
+        for svc in listing.services:
+            other = extra_services.get(svc.key)
+            if other is None:
+                continue
+            other_servers = other.servers_by_key()
+            if kind in ("stats", "rate"):
+                setattr(svc, kind, getattr(other, kind))
+            for rs in svc.real_servers:
+                match = other_servers.get(rs.key)
+                if match is None:
+                    continue
+                if kind == "thresholds":
+                    rs.upper_threshold = match.upper_threshold
+                    rs.lower_threshold = match.lower_threshold
+                else:
+                    setattr(rs, kind, getattr(match, kind))
+    return listing
+
+
+def parse_connections(text: str) -> list[dict[str, object]]:
+    """Parse ``ipvsadm -Lnc`` (optionally ``--persistent-conn``) output."""
+    connections: list[dict[str, object]] = []
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens or tokens[0] in ("IPVS", "pro"):
+            continue
+        if len(tokens) < 6:
+            raise IpvsParseError(f"unexpected connection line: {line!r}")
+        minutes, _sep, seconds = tokens[1].partition(":")
+        src, vip, dst = (split_host_port(t) for t in tokens[3:6])
+        entry: dict[str, object] = {
+            "protocol": tokens[0],
+            "expires": int(minutes) * 60 + int(seconds or 0),
+            "state": tokens[2],
+            "source_address": src[0],
+            "source_port": src[1],
+            "virtual_address": vip[0],
+            "virtual_port": vip[1],
+            "destination_address": dst[0],
+            "destination_port": dst[1],
+        }
+        if len(tokens) >= 8:
+            entry["pe_name"], entry["pe_data"] = tokens[6], tokens[7]
+        connections.append(entry)
+    return connections
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def service_options(svc: VirtualService) -> list[str]:
+    """Scheduler/persistence options of a service, in the order ``ipvsadm -S`` prints them."""
+    args = ["-s", svc.scheduler]
+    if svc.persistent:
+        args += ["-p", str(svc.persistence_timeout)]
+        if svc.persistence_netmask != HOST_NETMASK[svc.key.family]:
+            args += ["-M", svc.persistence_netmask]
+    if svc.persistence_engine:
+        args += ["--pe", svc.persistence_engine]
+    if svc.one_packet:
+        args.append("-o")
+    if svc.scheduler_flags:
+        args += ["-b", ",".join(svc.scheduler_flags)]
+    return args
+
+
+def _forwarding_switch(rs: RealServer) -> str:
+    return FORWARDING_SWITCH.get("dr" if rs.forwarding == "local" else rs.forwarding, "-g")
+
+
+def server_options(rs: RealServer) -> list[str]:
+    args = [_forwarding_switch(rs), "-w", str(rs.weight)]
+    if rs.upper_threshold:
+        args += ["-x", str(rs.upper_threshold)]
+    if rs.lower_threshold:
+        args += ["-y", str(rs.lower_threshold)]
+    return args
+
+
+def _line(*parts: Sequence[str]) -> str:
+    return " ".join(word for part in parts for word in part)
+
+
+def add_service_line(svc: VirtualService) -> str:
+    return _line(["-A"], svc.key.ipvsadm_args(), service_options(svc))
+
+
+def edit_service_line(svc: VirtualService) -> str:
+    return _line(["-E"], svc.key.ipvsadm_args(), service_options(svc))
+
+
+def delete_service_line(key: ServiceKey) -> str:
+    return _line(["-D"], key.ipvsadm_args())
+
+
+def server_line(command: str, key: ServiceKey, rs: RealServer) -> str:
+    target = ["-r", format_host_port(rs.address, rs.port)]
+    if command == "-d":
+        return _line([command], key.ipvsadm_args(), target)
+    return _line([command], key.ipvsadm_args(), target, server_options(rs))
+
+
+# --------------------------------------------------------------------------- save format
+
+
+def _c_int(value: int) -> int:
+    """The int result of a C subtraction of two 32-bit unsigned values."""
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value & 0x80000000 else value
+
+
+def _address_words(address: str) -> list[int]:
+    ip = ipaddress.ip_address(address)
+    packed = ip.packed
+    return [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
+
+
+def _cmp_addresses(a: str, a_is_v6: bool, b: str) -> int:
+    wa, wb = _address_words(a) if a else [0], _address_words(b) if b else [0]
+    wa += [0] * (4 - len(wa))
+    wb += [0] * (4 - len(wb))
+    if a_is_v6:
+        for x, y in zip(wa, wb):
+            r = _c_int(x - y)
+            if r:
+                return r
+        return 0
+    return _c_int(wa[0] - wb[0])
+
+
+def ipvsadm_compare_services(a: ServiceKey, b: ServiceKey) -> int:
+    """ipvs_cmp_services() of libipvs, including its 32-bit wrap-around."""
+    r = _c_int(a.fwmark - b.fwmark)
+    if r:
+        return r
+    af = {"ipv4": 2, "ipv6": 10}
+    r = af[a.family] - af[b.family]
+    if r:
+        return r
+    r = a.protocol_number - b.protocol_number
+    if r:
+        return r
+    r = _cmp_addresses(a.address, a.family == IPV6, b.address)
+    if r:
+        return r
+    return a.port - b.port
+
+
+def ipvsadm_compare_servers(a: RealServer, b: RealServer) -> int:
+    """ipvs_cmp_dests() of libipvs."""
+    r = _cmp_addresses(a.address, ":" in a.address, b.address)
+    if r:
+        return r
+    return a.port - b.port
+
+
+def render_service(svc: VirtualService) -> list[str]:
+    """Lines ``ipvsadm -Sn`` (1.31) prints for one service, real servers in libipvs's order."""
+    lines = [add_service_line(svc)]
+    servers = sorted(svc.real_servers, key=cmp_to_key(ipvsadm_compare_servers))
+    selector = svc.key.ipvsadm_args()
+    for rs in servers:
+        words = ["-a", *selector, "-r", format_host_port(rs.address, rs.port), _forwarding_switch(rs), "-w",
+                 str(rs.weight)]
+        if rs.forwarding == "tunnel":
+            words += ["--tun-type", "ipip"]
+        lines.append(" ".join(words))
+    return lines
+
+
+def render_services(services: Sequence[VirtualService]) -> str:
+    """Save-format text of the given services, in the given order (used for diffs)."""
+    return "".join(line + "\n" for svc in services for line in render_service(svc))
+
+
+def parse_save_key(line: str) -> Optional[ServiceKey]:
+    """The service key of a ``-A``/``-a`` line of ``ipvsadm -Sn`` output (None if not a rule)."""
+    words = line.split()
+    if len(words) < 3 or words[0] not in ("-A", "-a"):
+        return None
+    switch, value = words[1], words[2]
+    if switch == "-f":
+        family = IPV6 if len(words) > 3 and words[3] == "-6" else "ipv4"
+        mark = int(value)
+        return ServiceKey(FWMARK, family, fwmark=mark + 2**32 if mark < 0 else mark)
+    if switch not in _SWITCH_PROTOCOL:
+        return None
+    address, port = split_host_port(value)
+    return ServiceKey(_SWITCH_PROTOCOL[switch], IPV6 if ":" in address else "ipv4", address, port or 0)
