@@ -11,8 +11,8 @@ import re
 
 from roles_harness import DEB_VIP, lab_hosts
 
-FW = "lvs.dr.firewall : "
-SE = "lvs.dr.selinux : "
+FW = "lvs.dr.dr_common : "
+SE = "lvs.dr.dr_common : "
 VIP = DEB_VIP
 
 

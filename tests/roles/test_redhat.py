@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from roles_harness import FIREWALLD_RUNNING, FIREWALLD_STOPPED, OUR_UNIT, lab_hosts
 
-FW = "lvs.dr.firewall : "
-SE = "lvs.dr.selinux : "
+FW = "lvs.dr.dr_common : "
+SE = "lvs.dr.dr_common : "
 DIR = "lvs.dr.director : "
 RS = "lvs.dr.realserver : "
 

@@ -18,8 +18,18 @@ PUBLIC = sorted(path.name for path in ROLES.iterdir() if (path / "meta" / "argum
 
 
 def _spec(role: str) -> dict[str, Any]:
-    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())
-    return specs["argument_specs"]["main"]["options"]
+    """The options of every entry point (``main`` for the public roles; ``firewall`` and ``selinux`` of dr_common)."""
+    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    options: dict[str, Any] = {}
+    for entry in specs.values():
+        options.update(entry.get("options") or {})
+    return options
+
+
+def test_internal_role_variables_are_prefixed() -> None:
+    """dr_common's variables cannot collide with another collection's firewall_* or selinux_* variables."""
+    for name in list(_spec("dr_common")) + list(_defaults("dr_common")):
+        assert name.startswith("dr_common_"), name
 
 
 def _defaults(role: str) -> dict[str, Any]:
