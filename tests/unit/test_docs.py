@@ -79,7 +79,7 @@ def test_known_variables_cover_roles_and_playbooks() -> None:
 def test_every_variable_named_in_the_docs_exists(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     unknown = unknown_variables(text, known_variables())
-    assert unknown == [], f"{path.name} names variables no role spec or playbook declares: {unknown}"
+    assert unknown == [], f"{path.relative_to(REPO)} names variables no role spec or playbook declares: {unknown}"
 
 
 def test_a_typo_is_caught() -> None:
@@ -99,7 +99,7 @@ def test_relative_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text):
         if "://" in target:
             continue
-        assert (path.parent / target).exists(), f"{path.name} links to a missing {target}"
+        assert (path.parent / target).exists(), f"{path.relative_to(REPO)} links to a missing {target}"
 
 
 @pytest.mark.parametrize("name", ["how-dr-works.md", "zh-CN/how-dr-works.md"])
