@@ -14,7 +14,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 # Scenarios run by `make test`, side by side (LVS_DR_MOLECULE_SERIAL=1: in order).
 SCENARIOS ?= modules default
 
-.PHONY: help deps venv collection lint sanity units checks molecule test lab lab-down lab-status benchmark \
+.PHONY: help deps venv collection lint sanity units built checks molecule test lab lab-down lab-status benchmark \
 	benchmark-ipvs benchmark-roles
 
 help: ## List the targets
@@ -36,10 +36,12 @@ $(COLLECTIONS)/ansible_collections/lvs/dr:
 	mkdir -p $(@D)
 	ln -sfn $(CURDIR) $@
 
-lint: venv ## yamllint, ansible-lint (production profile), ruff
+lint: venv ## yamllint, ansible-lint (production profile), ruff, antsibull-docs, antsibull-changelog
 	yamllint -s .
 	env -u ANSIBLE_COLLECTIONS_PATH ansible-lint  # it installs the collection for itself
-	ruff check . tools/labhost tools/lab tools/ansible-test
+	ruff check . tools/labhost tools/lab tools/ansible-test tools/test-built-collection tools/lint-docs
+	tools/lint-docs  # antsibull-docs lint-collection-docs --plugin-docs
+	antsibull-changelog lint
 
 sanity: venv ## ansible-test sanity (in its own venvs)
 	tools/ansible-test sanity --venv --python 3.11
@@ -53,8 +55,11 @@ molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
 test: venv ## Everything: lint, sanity, unit and Molecule tests (the checks beside the scenarios)
 	$(MAKE) --no-print-directory -j2 checks molecule
 
-checks: venv ## lint, sanity and units, one after the other
-	$(MAKE) --no-print-directory -j1 lint sanity units
+built: venv ## The collection as users get it: build, install into an empty path, ansible-doc, playbooks
+	tools/test-built-collection
+
+checks: venv ## lint, sanity, units and built, one after the other
+	$(MAKE) --no-print-directory -j1 lint sanity units built
 
 lab: venv ## Bring up the local lab (client, director, rs1, rs2) and converge it
 	tools/lab up
