@@ -42,8 +42,8 @@ def attrs(path: Path) -> tuple[str, int, int, int]:
 
 def test_create_rerun_check_and_correct(tmp_path: Path) -> None:
     a, b = tmp_path / "a.conf", tmp_path / "b.service"
-    files = [{"path": str(a), "content": "one\n"}, {"path": str(b), "content": "two\n", "mode": "0600",
-                                                      "group": "daemon"}]
+    files = [{"path": str(a), "content": "one\n"},
+             {"path": str(b), "content": "two\n", "mode": "0600", "group": "daemon"}]
     predicted = run(files, check=True)
     assert predicted["changed"] is True and not a.exists() and not b.exists()
     first = run(files)

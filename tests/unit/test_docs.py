@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-PREFIXES = ("director", "realserver", "firewall", "selinux", "verify", "status")
+PREFIXES = ("director", "realserver", "dr_common", "verify", "status")
 # Not preceded by a word character, a dot, a hyphen or a slash (so not
 # `__director_x`, `lvs-dr-director.service`, `tasks/director_x`); the name
 # does not continue into a file extension such as `.yml` or `.j2`.
@@ -70,7 +70,7 @@ def test_the_documents_exist() -> None:
 
 def test_known_variables_cover_roles_and_playbooks() -> None:
     known = known_variables()
-    for name in ("director_vip", "realserver_arp_ignore", "firewall_backend", "selinux_state",
+    for name in ("director_vip", "realserver_arp_ignore", "dr_common_firewall_backend", "dr_common_selinux_mode",
                  "verify_requests", "verify_report_file", "verify_access_log", "status_connections"):
         assert name in known
 

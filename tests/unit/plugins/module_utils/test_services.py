@@ -10,10 +10,10 @@ from ansible_collections.lvs.dr.plugins.module_utils import services as svc
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "services"
-RECORDED = ["firewalld", "nftables", "systemd-journald.service", "cron"]
+RECORDED = ("firewalld", "nftables", "systemd-journald.service", "cron")
 
 
-def show(stdout: str, rc: int = 0, names: list[str] = RECORDED) -> CommandResult:
+def show(stdout: str, rc: int = 0, names: tuple[str, ...] = RECORDED) -> CommandResult:
     return CommandResult(["/usr/bin/systemctl", *svc.systemd_show_args(names)], rc, stdout, "")
 
 
@@ -43,7 +43,7 @@ def test_recorded_debian13_answer() -> None:
     ("indirect", None), ("", None)])
 def test_unit_file_state(file_state: str, enabled: bool | None) -> None:
     text = f"LoadState=loaded\nActiveState=reloading\nSubState=reload\nUnitFileState={file_state}\n"
-    (state,) = svc.parse_systemd_show(["firewalld"], show(text, names=["firewalld"]))
+    (state,) = svc.parse_systemd_show(["firewalld"], show(text, names=("firewalld",)))
     assert state.enabled is enabled
     assert state.active and state.state == "running"
 
