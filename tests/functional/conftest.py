@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from module_file import run_module_file
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".cache" / "collections"
-MODULES = REPO / "plugins" / "modules"
 
 
 def _ensure_collection_link() -> None:
@@ -85,18 +85,7 @@ class Netns:
         return int(self.sh("cat", f"/proc/sys/net/ipv4/conf/{scope}/{key}").strip())
 
     def run_module(self, name: str, args: dict[str, Any], check: bool = False, diff: bool = True) -> dict[str, Any]:
-        payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
-        env = dict(os.environ, PYTHONPATH=str(COLLECTIONS), LANG="C")
-        proc = subprocess.run(
-            ["ip", "netns", "exec", self.name, sys.executable, str(MODULES / f"{name}.py"), json.dumps(payload)],
-            capture_output=True, text=True, env=env, check=False,
-        )
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError as exc:
-            raise AssertionError(f"{name} printed no JSON: rc={proc.returncode} {proc.stdout} {proc.stderr}") from exc
-        result.pop("invocation", None)
-        return result
+        return run_module_file(name, args, check, diff, prefix=["ip", "netns", "exec", self.name])
 
 
 @pytest.fixture

@@ -6,33 +6,19 @@ temporary directory; owners and groups need root, like the rest of tests/functio
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / ".cache" / "collections"
-MODULE = REPO / "plugins" / "modules" / "config_files.py"
+from module_file import run_module_file
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners and groups need root")
 
 
 def run(files: list[dict[str, Any]], check: bool = False) -> dict[str, Any]:
-    payload = {"ANSIBLE_MODULE_ARGS": {"files": files, "_ansible_check_mode": check, "_ansible_diff": True}}
-    proc = subprocess.run([sys.executable, str(MODULE), json.dumps(payload)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(COLLECTIONS), LANG="C"), check=False)
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"no JSON: rc={proc.returncode} {proc.stdout} {proc.stderr}") from exc
-    result.pop("invocation", None)
-    return result
+    return run_module_file("config_files", {"files": files}, check=check)
 
 
 def attrs(path: Path) -> tuple[str, int, int, int]:
