@@ -38,6 +38,7 @@ requirements:
 CONTROLLER_ONLY = frozenset({
     "debug", "set_fact", "assert", "fail", "meta", "include_tasks", "import_tasks", "include_role",
     "import_role", "include_vars", "add_host", "group_by", "pause", "set_stats", "import_playbook",
+    "validate_argument_spec",
 })
 
 
@@ -70,7 +71,7 @@ class CallbackModule(CallbackBase):
         action = _short(task.action)
         role = task._role.get_name() if getattr(task, "_role", None) else "play"
         self._current = {"name": task.get_name(), "action": action, "runs_module": action not in CONTROLLER_ONLY,
-                         "role": role, "results": {}, "_t0": time.monotonic()}
+                         "role": role, "loop": bool(task.loop), "results": {}, "_t0": time.monotonic()}
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self.v2_playbook_on_task_start(task, False)
@@ -81,8 +82,8 @@ class CallbackModule(CallbackBase):
     def _count(self, result: Any, item: bool = False) -> None:
         if self._current is None:
             return
-        if not item and result._result.get("results") is not None:
-            return  # a loop: its items were counted one by one
+        if not item and self._current["loop"]:
+            return  # a loop: its items were counted one by one (a module may return "results" of its own)
         host = result._host.get_name()
         results = self._current["results"]
         results[host] = results.get(host, 0) + 1
