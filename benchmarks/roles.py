@@ -33,6 +33,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -61,7 +62,10 @@ class Step:
 
 def molecule(*args: str, env: dict[str, str], log: Path) -> tuple[float, str]:
     t0 = time.monotonic()
-    proc = subprocess.run(["molecule", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(["molecule", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BenchError("molecule is not on PATH: run `make benchmark-roles` (it uses the project's venv)") from None
     seconds = time.monotonic() - t0
     out = ANSI.sub("", proc.stdout + proc.stderr)
     with log.open("a", encoding="utf-8") as handle:
@@ -152,8 +156,11 @@ def report(steps: list[Step], load: str) -> str:
 
 
 def loadavg() -> str:
-    proc = subprocess.run(["docker", "run", "--rm", "--network=none", "lvs-dr/node:debian12", "cat", "/proc/loadavg"],
-                          capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(["docker", "run", "--rm", "--network=none", "lvs-dr/node:debian12", "cat",
+                               "/proc/loadavg"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return "n/a"
     return proc.stdout.split()[0] if proc.returncode == 0 and proc.stdout else "n/a"
 
 
@@ -176,7 +183,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
+        if not args.keep and shutil.which("molecule", path=env.get("PATH")):
             subprocess.run(["molecule", "destroy", "-s", "default"], cwd=ROOT, env=env, capture_output=True,
                            check=False)
     print()
