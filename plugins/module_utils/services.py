@@ -115,16 +115,20 @@ def _systemd_state(name: str, block: dict[str, str]) -> ServiceState:
                         enabled=enabled, state=state)
 
 
+def script_name(name: str) -> str:
+    """``name`` as an init script's name: a ``.service`` suffix dropped."""
+    return name[: -len(".service")] if name.endswith(".service") else name
+
+
 def init_script(name: str, init_dir: str = INIT_DIR) -> Optional[str]:
     """The init script of ``name``, None when there is none."""
-    path = os.path.join(init_dir, name[: -len(".service")] if name.endswith(".service") else name)
+    path = os.path.join(init_dir, script_name(name))
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
 def sysv_enabled(name: str, rc_glob: str = RC_GLOB) -> bool:
     """True when a start link of ``name`` exists in a runlevel directory."""
-    base = name[: -len(".service")] if name.endswith(".service") else name
-    return bool(glob.glob(rc_glob.format(name=glob.escape(base))))
+    return bool(glob.glob(rc_glob.format(name=glob.escape(script_name(name)))))
 
 
 def sysv_state(name: str, script: Optional[str], status: Optional[CommandResult], enabled: bool) -> ServiceState:
