@@ -16,6 +16,11 @@ SCRIPT = REPO / "tools" / "molecule-scenarios"
 FAKE = """#!/bin/sh
 echo "start $3 $(date +%s.%N)" >> "$LOG"
 echo "output of $3"
+if [ "$3" = broken ]; then
+  echo "TASK [lvs.dr.director : Pre-flight | ask who answers ARP] ***"
+  echo 'fatal: [director]: FAILED! => {"changed": false, "msg": "real servers 10.0.0.3 do not answer"}'
+  echo "PLAY RECAP"
+fi
 sleep 1
 echo "end $3 $(date +%s.%N)" >> "$LOG"
 [ "$3" = broken ] && exit 3
@@ -64,6 +69,19 @@ def test_one_failing_scenario_fails_the_run_after_the_others_finish(fake) -> Non
     assert "molecule-scenarios: broken FAILED" in proc.stdout
     assert "molecule-scenarios: default passed" in proc.stdout
     assert [c[:2] for c in calls if c[1] == "default"][-1] == ["end", "default"]
+
+
+def test_the_end_of_the_output_says_why_a_scenario_failed(fake, tmp_path: Path) -> None:
+    summary = tmp_path / "failures.txt"
+    proc, _calls = fake("broken", "default", LVS_DR_FAILURES=str(summary))
+    assert proc.returncode == 1
+    # After the interleaved lines: the failed task and its error, so a log read from its tail explains itself.
+    tail = proc.stdout[proc.stdout.index("molecule-scenarios: default passed"):]
+    assert "why broken failed" in tail
+    assert "TASK [lvs.dr.director : Pre-flight | ask who answers ARP]" in tail
+    assert 'fatal: [director]: FAILED! => {"changed": false, "msg": "real servers 10.0.0.3 do not answer"}' in tail
+    assert "why default" not in tail
+    assert summary.read_text() == tail[tail.index("molecule-scenarios: why"):]
 
 
 def test_serial_mode_runs_one_after_the_other(fake) -> None:
