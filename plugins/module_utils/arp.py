@@ -252,6 +252,8 @@ def probe(
                     _send(sock, frame, device)
                 sent += 1
             if now >= end:
+                # answers queued while this process waited for a CPU (a loaded host) arrived in time
+                packets.extend(_drain(sock, device))
                 break
             wake = min(end, start + schedule[sent]) if sent < count else end
             sock.settimeout(max(wake - now, 0.001))
@@ -259,8 +261,7 @@ def probe(
                 data, address = sock.recvfrom(2048)
             except socket.timeout:
                 continue
-            # (ifname, protocol, packet type, ...): frames queued before bind() may come from other devices
-            packet = parse_frame(data) if address[0] == device and address[2] != PACKET_OUTGOING else None
+            packet = _accept(data, address, device)
             if packet is not None:
                 packets.append(packet)
     finally:
@@ -270,6 +271,28 @@ def probe(
         answers = collect_answers(packets, target, own_mac)
         results.append({"address": target, "answered": bool(answers), "answers": answers})
     return {"results": results, "device": device, "device_mac": own_mac, "source": sender_ip, "sent": sent}
+
+
+def _accept(data: bytes, address: tuple[Any, ...], device: str) -> Optional[ArpPacket]:
+    """The ARP packet of a frame received on ``device``, not sent by us; None otherwise."""
+    # (ifname, protocol, packet type, ...): frames queued before bind() may come from other devices
+    if address[0] != device or address[2] == PACKET_OUTGOING:
+        return None
+    return parse_frame(data)
+
+
+def _drain(sock: Any, device: str) -> list[ArpPacket]:
+    """The packets already queued on the socket, without waiting for more."""
+    packets = []
+    sock.settimeout(0)
+    while True:
+        try:
+            data, address = sock.recvfrom(2048)
+        except OSError:  # socket.timeout and BlockingIOError: the queue is empty
+            return packets
+        packet = _accept(data, address, device)
+        if packet is not None:
+            packets.append(packet)
 
 
 def _send(sock: Any, frame: bytes, device: str) -> None:

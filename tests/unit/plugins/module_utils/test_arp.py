@@ -230,6 +230,7 @@ class FakeSocket:
         self.timeout = 0.0
         self.closed = False
         self.send_error = send_error
+        self.stalls: dict[float, float] = {}
 
     def send(self, data: bytes) -> int:
         if self.send_error:
@@ -244,8 +245,11 @@ class FakeSocket:
         deadline = self.clock.now + self.timeout
         if self.arrivals and 100.0 + self.arrivals[0][0] <= deadline:
             at, data, address = self.arrivals.pop(0)
-            self.clock.now = max(self.clock.now, 100.0 + at)
+            # the process may get the CPU back only later (a loaded host): stalls maps arrival -> resume time
+            self.clock.now = max(self.clock.now, 100.0 + self.stalls.get(at, at))
             return data, address
+        if self.timeout == 0:  # non-blocking: nothing queued
+            raise BlockingIOError(11, "Resource temporarily unavailable")
         self.clock.now = deadline
         raise socket.timeout
 
@@ -261,6 +265,7 @@ def run_probe(arrivals: list[tuple[float, bytes, tuple[Any, ...]]], targets: tup
               **kwargs: Any) -> tuple[dict, FakeSocket]:
     clock = FakeClock()
     fake = FakeSocket(clock, arrivals, kwargs.pop("send_error", None))
+    fake.stalls = kwargs.pop("stalls", {})
     result = arp.probe("eth0", list(targets), clock=clock, opener=lambda _device: (fake, OWN), **kwargs)
     return result, fake
 
@@ -288,6 +293,19 @@ def test_probe_collects_answers_until_the_timeout() -> None:
     (found,) = result["results"]
     assert found["answered"] is True
     assert found["answers"] == [{"mac": PEER_TEXT, "ip": VIP}, {"mac": "0a:00:00:00:00:02", "ip": VIP}]
+
+
+def test_probe_keeps_answers_queued_while_it_waited_for_the_cpu() -> None:
+    # The answer at 1.8 s is read, then the process gets no CPU until 2.3 s, past the 2 s timeout: the
+    # answer that arrived at 1.9 s is already queued and counts; the one at 2.5 s is late.
+    arrivals = [
+        (1.80, reply(), incoming()),
+        (1.90, reply(bytes.fromhex("0a0000000002")), incoming()),
+        (2.50, reply(bytes.fromhex("0a0000000003")), incoming()),
+    ]
+    result, fake = run_probe(arrivals, stalls={1.80: 2.30})
+    assert [answer["mac"] for answer in result["results"][0]["answers"]] == [PEER_TEXT, "0a:00:00:00:00:02"]
+    assert fake.closed
 
 
 def test_probe_ignores_outgoing_frames_and_other_devices() -> None:
