@@ -24,6 +24,8 @@ facts). Only the last step -- shipping a module to the host and running it
   director's pre-flight asks for the VIP first), every other address (the
   real servers) answers,
 * ``lvs.dr.config_files`` with every file created (its ``files`` result),
+* ``lvs.dr.ipvs_drain`` with the real server in one service, drained (or
+  removed, or back at its weight) at once,
 * anything else with ``changed: true``.
 
 So no module runs on this machine and nothing on it changes. What this
@@ -94,6 +96,12 @@ def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str
             results.append({"address": address, "answered": answered,
                             "answers": [{"mac": "00:0c:29:00:00:99", "ip": address}] if answered else []})
         return {"changed": False, "results": results, **(results[0] if args.get("address") else {})}
+    if module == "lvs.dr.ipvs_drain":
+        weight = args.get("weight") if args.get("state") == "active" else 0
+        services = [{"entry": f"TCP 192.0.2.1:80 -> {args['real_server']}:80", "weight": weight,
+                     "active_connections": 0, "inactive_connections": 0, "persistent": False}]
+        return {"changed": True, "services": services, "waited": 0.0, "timed_out": False,
+                "left": {"active": 0, "inactive": 0}, "removed": args.get("state") == "absent", "commands": []}
     return {"changed": True}
 
 

@@ -28,15 +28,18 @@ from roles_harness import (
 
 @pytest.fixture(scope="session")
 def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Run]]:
-    """run_site(hosts, *extra_vars, check=True, inventory=None) -> Run; identical runs are made once per session.
+    """run_site(hosts, *extra_vars, check=True, inventory=None, playbook="site.yml") -> Run; identical runs are
+    made once per session.
 
-    ``inventory``: the text of an INI inventory to use instead of inventories/lab.
+    ``inventory``: the text of an INI inventory to use instead of inventories/lab; ``playbook``: another playbook
+    of the repository to run instead of site.yml.
     """
     ensure_collection_link()
     cache: dict[str, Run] = {}
 
-    def _run(hosts: dict[str, Any], *extra_vars: str, check: bool = True, inventory: str | None = None) -> Run:
-        key = json.dumps([hosts, extra_vars, check, inventory], sort_keys=True)
+    def _run(hosts: dict[str, Any], *extra_vars: str, check: bool = True, inventory: str | None = None,
+             playbook: str = "site.yml") -> Run:
+        key = json.dumps([hosts, extra_vars, check, inventory, playbook], sort_keys=True)
         if key in cache:
             return cache[key]
         work = tmp_path_factory.mktemp("site")
@@ -58,7 +61,7 @@ def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_RETRY_FILES_ENABLED="0",
         )
-        argv = [sys.executable, str(RECORDER), str(work / "hosts.json"), str(log), str(REPO / "site.yml"),
+        argv = [sys.executable, str(RECORDER), str(work / "hosts.json"), str(log), str(REPO / playbook),
                 "-i", str(inventory_path), "-e", "ansible_connection=local"]
         for extra in extra_vars:
             argv += ["-e", extra]
