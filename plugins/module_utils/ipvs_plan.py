@@ -52,6 +52,8 @@ class Plan:
     removed: list[ServiceKey] = field(default_factory=list)
     # request order; a service that is absent and stays absent has none
     outcomes: list[Outcome] = field(default_factory=list)
+    # services whose scheduler the plan changes: (key, old scheduler, new scheduler)
+    scheduler_changes: list[tuple[ServiceKey, str, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -88,6 +90,8 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
                 target = replace(target, one_packet=current.one_packet, persistence_engine=current.persistence_engine)
             if current.config() != target.config():
                 result.commands.append(edit_service_line(target))
+                if current.scheduler != target.scheduler:
+                    result.scheduler_changes.append((key, current.scheduler, target.scheduler))
             result.commands.extend(_plan_servers(key, current, target))
         result.after.append(target)
         result.outcomes.append(Outcome(target, "present", len(result.commands) > issued))

@@ -198,6 +198,27 @@ def test_check_mode_predicts_exactly_and_changes_nothing(run_module: RunModule, 
                                 "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3"]
 
 
+def test_a_scheduler_change_is_reported_and_warned_about(
+    run_module: RunModule, kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda _module, msg: warnings.append(msg))
+    first = run_module(ipvs_service, WEB)
+    assert first["scheduler_changes"] == [] and warnings == []  # a new service has no scheduler to change
+    weight_only = run_module(ipvs_service, dict(WEB, real_servers=[{"address": "192.168.206.128", "weight": 3}]))
+    assert weight_only["changed"] and weight_only["scheduler_changes"] == [] and warnings == []
+    change = dict(WEB, scheduler="wrr")
+    predicted = run_module(ipvs_service, change, check=True)
+    real = run_module(ipvs_service, change)
+    expected = [{"service": {"protocol": "tcp", "address": "192.168.206.150", "port": 80, "family": "ipv4"},
+                 "rule": "-t 192.168.206.150:80", "before": "rr", "after": "wrr"}]
+    assert predicted["scheduler_changes"] == real["scheduler_changes"] == expected
+    assert warnings[0].startswith("the scheduler of -t 192.168.206.150:80 would change from rr to wrr: ")
+    assert warnings[1].startswith("the scheduler of -t 192.168.206.150:80 changed from rr to wrr: ")
+    assert "a new connection arriving in between is refused" in warnings[1]
+    assert run_module(ipvs_service, change)["scheduler_changes"] == [] and len(warnings) == 2
+
+
 def test_diff_rendered_only_when_asked(
     run_module: RunModule, kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
