@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from ansible_collections.lvs.dr.tests.unit.plugins.modules.conftest import RunModule
 
 BIN = "/usr/sbin/ipvsadm"
-RS1, RS2 = "10.0.0.1", "10.0.0.2"
+RS1 = "10.0.0.1"
+RS2 = "10.0.0.2"
 
 
 class FakeIpvsadm:
