@@ -50,7 +50,7 @@ units: venv ## Unit, functional (network namespaces) and role (recorded check-mo
 	pytest -q -p no:cacheprovider tests/unit tests/functional tests/tools tests/roles
 
 molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
-	tools/with-labhost tools/molecule-scenarios $(SCENARIOS)
+	tools/labhost exec -- tools/molecule-scenarios $(SCENARIOS)
 
 test: venv ## Everything: lint, sanity, unit and Molecule tests (the checks beside the scenarios)
 	$(MAKE) --no-print-directory -j2 checks molecule
@@ -74,7 +74,7 @@ benchmark: venv ## Foundation numbers: lab host cold/warm, image builds, molecul
 	benchmarks/foundation.py
 
 benchmark-ipvs: venv ## lvs.dr.ipvs_service vs one ipvsadm call per rule, N=10/100/1000
-	tools/with-labhost benchmarks/ipvs_service.py
+	tools/labhost exec -- benchmarks/ipvs_service.py
 
 benchmark-roles: venv ## site.yml on the four-node lab: cold, re-run, check mode, verify
-	tools/with-labhost benchmarks/roles.py
+	tools/labhost exec -- benchmarks/roles.py

@@ -5,7 +5,7 @@
 
 Usage (from the repository root)::
 
-    tools/with-labhost benchmarks/roles.py [--keep]
+    tools/labhost exec -- benchmarks/roles.py [--keep]
 
 Uses the Molecule ``default`` scenario (client, director, rs1, rs2 on the engine the environment points
 at; it replaces a running ``make lab``). Untimed: destroy, create, prepare (new containers from the node

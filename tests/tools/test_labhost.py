@@ -237,3 +237,56 @@ def test_debootstrap_failure_names_the_cause_not_the_progress(tmp_path, fake_deb
     saved = tmp_path / "debs" / "node-bookworm-debootstrap.log"
     assert saved.read_text().startswith("E: Couldn't download")
     assert str(saved) in message
+
+
+# --------------------------------------------------------------------------- labhost exec
+
+
+@pytest.fixture
+def fake_host(monkeypatch, tmp_path):
+    """bring_up and cmd_down replaced: a guest 'started' by this call (or not), and a record of stops."""
+    stops: list[str] = []
+    state = {"started": True}
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:23999", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)}
+    monkeypatch.setattr(labhost, "bring_up", lambda: (dict(env), "qemu", state["started"]))
+    monkeypatch.setattr(labhost, "cmd_down", lambda _args: stops.append("down") or 0)
+    monkeypatch.delenv("LVS_DR_KEEP_LABHOST", raising=False)
+    return stops, state
+
+
+def test_exec_runs_the_command_with_the_exports_and_stops_the_guest_it_started(fake_host, tmp_path, monkeypatch):
+    stops, _state = fake_host
+    out = tmp_path / "env.txt"
+    monkeypatch.setenv("DOCKER_CONTEXT_LEFTOVER", "kept")
+    script = f'echo "$DOCKER_HOST $LVS_DR_LABHOST $LVS_DR_LABHOST_STARTED $DOCKER_CONTEXT_LEFTOVER" > {out}; exit 3'
+    assert labhost.main(["exec", "--", "sh", "-c", script]) == 3  # the command's exit status
+    assert out.read_text().split() == ["tcp://127.0.0.1:23999", "qemu", "1", "kept"]
+    assert stops == ["down"]  # also when the command failed
+
+
+def test_exec_leaves_a_guest_it_did_not_start_or_when_asked_to(fake_host, monkeypatch):
+    stops, state = fake_host
+    state["started"] = False
+    assert labhost.main(["exec", "--", "true"]) == 0
+    assert stops == []
+    state["started"] = True
+    monkeypatch.setenv("LVS_DR_KEEP_LABHOST", "1")
+    assert labhost.main(["exec", "--", "true"]) == 0
+    assert stops == []
+
+
+def test_exec_a_local_engine_drops_the_tls_exports(monkeypatch):
+    monkeypatch.setenv("DOCKER_CERT_PATH", "/somewhere/else")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    env = labhost.child_env({"DOCKER_HOST": "unix:///run/docker.sock"}, "local", False)
+    assert env["DOCKER_HOST"] == "unix:///run/docker.sock" and env["LVS_DR_LABHOST_STARTED"] == "0"
+    assert "DOCKER_CERT_PATH" not in env and "DOCKER_TLS_VERIFY" not in env
+
+
+def test_exec_errors_name_what_is_missing(fake_host, capsys):
+    stops, _state = fake_host
+    assert labhost.main(["exec"]) == 2
+    assert "exec: no command given" in capsys.readouterr().err
+    assert labhost.main(["exec", "--", "/nonexistent/command"]) == 2
+    assert "exec: cannot run /nonexistent/command" in capsys.readouterr().err
+    assert stops == ["down"]  # the guest it started is stopped again
