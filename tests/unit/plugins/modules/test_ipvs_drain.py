@@ -208,8 +208,8 @@ def test_persistent_service_warns_about_templates(run_module: RunModule, fake: A
     ({"real_server": RS1, "poll_interval": 0}, "poll_interval", "poll_interval: must be from 0.1 to 60 (got 0.0)"),
     ({"real_server": RS1, "port": 0}, "port", "port: must be from 1 to 65535 (got 0)"),
 ])
-def test_bad_input_names_the_parameter_and_changes_nothing(run_module: RunModule, fake: Any, args: dict[str, Any],
-                                                            parameter: str, message: str) -> None:
+def test_bad_input_names_the_parameter_and_changes_nothing(
+        run_module: RunModule, fake: Any, args: dict[str, Any], parameter: str, message: str) -> None:
     kernel, _timer = fake([(3, 0)])
     result = run_module(ipvs_drain, args)
     assert result["failed"] is True and result["parameter"] == parameter
