@@ -158,6 +158,13 @@ def virtual_servers(services: Sequence[Mapping[str, Any]], options: Mapping[str,
                               f"mode (the health check connects to it), or set {check_name}.connect_port")
             servers.append({"address": server.address, "port": port, "weight": server.weight,
                             "upper_threshold": server.upper_threshold, "lower_threshold": server.lower_threshold})
+        sorry = sorry_server(
+            entry.get("sorry_server") if entry.get("sorry_server") is not None else options.get("sorry_server"),
+            key.port, f"{name}.sorry_server" if entry.get("sorry_server") is not None else "director_sorry_server",
+            errors)
+        if sorry and any((rs["address"], rs["port"]) == (sorry["address"], sorry["port"]) for rs in servers):
+            errors.append(f"{name}.sorry_server: {sorry['address']} port {sorry['port']} is also a real server of "
+                          f"the service; keepalived would use it for both (keepalived -t fails)")
         blocks.append({
             "name": name,
             "fwmark": key.fwmark if key.is_fwmark else None,
@@ -172,10 +179,7 @@ def virtual_servers(services: Sequence[Mapping[str, Any]], options: Mapping[str,
             else service.persistence_netmask,
             "check": check,
             "inhibit_on_failure": _bool(options.get("inhibit_on_failure") if inhibit is None else inhibit),
-            "sorry_server": sorry_server(
-                entry.get("sorry_server") if entry.get("sorry_server") is not None else options.get("sorry_server"),
-                key.port, f"{name}.sorry_server" if entry.get("sorry_server") is not None else "director_sorry_server",
-                errors),
+            "sorry_server": sorry,
             "real_servers": servers,
         })
     return blocks
@@ -256,4 +260,10 @@ def build_config(services: Sequence[Mapping[str, Any]], options: Mapping[str, An
     errors: list[str] = []
     blocks = virtual_servers(services, options, errors)
     instance = vrrp(options, errors)
-    return {"errors": errors, "virtual_servers": blocks, "vrrp": instance}
+    # Switching from the ipvsadm owner: its services go first. keepalived does not
+    # take over a service that exists (its add fails with "already exists" and
+    # the old weights stay), so lvs.dr.ipvs_service removes them just before.
+    keys = ("protocol", "address", "port", "fwmark", "family")
+    absent = [{**{key: entry[key] for key in keys if entry.get(key) is not None}, "state": "absent"}
+              for entry in services if isinstance(entry, Mapping) and (entry.get("state") or "present") == "present"]
+    return {"errors": errors, "virtual_servers": blocks, "vrrp": instance, "ipvsadm_services_absent": absent}

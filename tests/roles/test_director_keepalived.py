@@ -103,8 +103,7 @@ def test_single_director_keepalived_conf(single: Run) -> None:
     assert _block(text, "global_defs") == ["global_defs {", "router_id director", "}"]  # no sync daemon alone
     assert _block(text, "vrrp_instance") == [
         "vrrp_instance VI_LVS_DR {", "state MASTER", "interface ens33", "virtual_router_id 51", "priority 100",
-        "advert_int 1", f"unicast_src_ip {LAB['director']}", "unicast_peer {", "}",
-        "virtual_ipaddress {", f"{DEB_VIP}/24 dev ens33 label ens33:8", "}", "}"]
+        "advert_int 1", "virtual_ipaddress {", f"{DEB_VIP}/24 dev ens33 label ens33:8", "}", "}"]
     assert _block(text, "virtual_server") == [
         f"virtual_server {DEB_VIP} 80 {{", "delay_loop 6", "lvs_sched rr", "lvs_method DR", "protocol TCP",
         f"real_server {LAB['rs1']} 80 {{", "weight 1",
@@ -176,6 +175,9 @@ def test_switch_from_ipvsadm_removes_its_boot_owner(run_site: Callable[..., Run]
     assert ("systemd_service", {"name": "lvs-dr-director.service", "state": "stopped", "enabled": False}) in modules
     removed = [args["path"] for name, args in modules if name == "file" and args.get("state") == "absent"]
     assert removed == ["/etc/systemd/system/lvs-dr-director.service", "/etc/ipvsadm.rules"]
+    # keepalived would not take over the existing services (their old weights would stay): removed first.
+    assert ("lvs.dr.ipvs_service", {"services": [{"protocol": "tcp", "address": DEB_VIP, "port": 80,
+                                                  "state": "absent"}]}) in modules
     started = [args for name, args in modules if name == "systemd_service" and args["name"] == "keepalived.service"]
     assert started == [{"name": "keepalived.service", "state": "started", "enabled": True, "daemon_reload": True}]
 
@@ -231,3 +233,15 @@ def test_same_priority_in_a_pair_fails_naming_both(run_site: Callable[..., Run])
         assert "director_vrrp_priority: director and director2 both have priority 100" in message
         assert run.module_names(host) == []
 
+
+
+def test_fwmark_service_with_a_known_mark(run_site: Callable[..., Run]) -> None:
+    services = [{"fwmark": 7, "scheduler": "sh", "real_servers": [{"address": LAB["rs1"], "port": 443}]}]
+    run = _site(run_site, lab_hosts("debian12"), json.dumps({"director_services": services,
+                                                             "director_firewall_marks": [7]}))
+    assert run.rc == 0, run.failures()
+    block = _block(run.files("director")[CONF]["content"], "virtual_server")
+    # keepalived -t rejects a protocol or a real-server port on a fwmark service (keepalived 2.2.7).
+    assert block == ["virtual_server fwmark 7 {", "delay_loop 6", "lvs_sched sh", "lvs_method DR",
+                     f"real_server {LAB['rs1']} {{", "weight 1", "TCP_CHECK {", "connect_port 443",
+                     "connect_timeout 3", "retry 3", "delay_before_retry 2", "}", "}", "}"]

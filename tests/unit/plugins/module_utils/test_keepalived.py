@@ -40,6 +40,7 @@ def test_default_service_is_tcp_check_dr() -> None:
         ("192.0.2.128", 80, 1), ("192.0.2.129", 80, 3)]
     assert vs["persistence_timeout"] is None and vs["persistence_granularity"] == ""
     assert vs["sorry_server"] is None and vs["inhibit_on_failure"] is False
+    assert config["ipvsadm_services_absent"] == [{"address": VIP, "port": 80, "state": "absent"}]
 
 
 def test_service_overrides_the_role_defaults() -> None:
@@ -85,6 +86,12 @@ def test_bad_health_checks_name_the_variable_and_value(check: dict[str, Any], er
     errors: list[str] = []
     health_check(check, None, "director_health_check", errors)
     assert len(errors) == 1 and errors[0].startswith(error), errors
+
+
+def test_sorry_server_that_is_a_real_server_fails() -> None:
+    errors = build_config([_service(sorry_server={"address": "192.0.2.129"})], _options())["errors"]
+    assert errors == ["director_services[0].sorry_server: 192.0.2.129 port 80 is also a real server of the service; "
+                      "keepalived would use it for both (keepalived -t fails)"]
 
 
 def test_service_errors_name_the_role_variable() -> None:
