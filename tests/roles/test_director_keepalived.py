@@ -1,0 +1,247 @@
+"""director_table_owner: keepalived, in the check-mode site.yml run (see conftest and ansible_recorder).
+
+keepalived.conf is rendered by Ansible from the same service list, checked with
+``keepalived -t`` before it replaces the old file; lvs.dr.ipvs_service and the
+ipvsadm restore at boot stay away; a pair of directors gets unicast VRRP peers,
+their priorities and the sync daemon; bad input fails before any change,
+naming the variable and the value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Callable
+
+import pytest
+from roles_harness import DEB_VIP, LAB, Run, facts, lab_hosts
+
+KA = "keepalived_conf"
+CONF = "/etc/keepalived/keepalived.conf"
+FACT = "/etc/ansible/facts.d/lvs_dr_director.fact"
+D = "lvs.dr.director : "
+READ_ONLY = {"lvs.dr.service_info"}
+# A second director beside the guide's, for the pair.
+DIRECTOR2 = "192.168.206.131"
+PAIR_INVENTORY = f"""
+[directors]
+director ansible_host={LAB['director']} director_vrrp_priority=150
+director2 ansible_host={DIRECTOR2} director_vrrp_priority=100
+[realservers]
+rs1 ansible_host={LAB['rs1']} realserver_rip={LAB['rs1']}
+rs2 ansible_host={LAB['rs2']} realserver_rip={LAB['rs2']}
+[directors:vars]
+director_interface=ens33
+"""
+
+
+def _pair_hosts(**director: Any) -> dict[str, Any]:
+    hosts = lab_hosts("debian12")
+    second = copy.deepcopy(facts("debian12", "director"))
+    second["default_ipv4"]["address"] = DIRECTOR2
+    second["ens33"]["ipv4"]["address"] = DIRECTOR2
+    second["ens33"]["macaddress"] = "00:0c:29:00:00:02"
+    second["all_ipv4_addresses"] = [DIRECTOR2]
+    hosts["director2"] = {"facts": second, "services": {}}
+    hosts["director"].update(director)
+    return hosts
+
+
+def _site(run_site: Callable[..., Run], hosts: dict[str, Any], *extra: str, inventory: str | None = None) -> Run:
+    return run_site(hosts, f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}", "director_table_owner=keepalived",
+                    *extra, inventory=inventory)
+
+
+def _block(text: str, head: str) -> list[str]:
+    """The stripped lines of the top-level block that starts with ``head``."""
+    lines = text.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith(head))
+    end = next(index for index in range(start, len(lines)) if lines[index] == "}")
+    return [line.strip() for line in lines[start:end + 1] if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def single(run_site: Callable[..., Run]) -> Run:
+    return _site(run_site, lab_hosts("debian12"))
+
+
+@pytest.fixture(scope="module")
+def pair(run_site: Callable[..., Run]) -> Run:
+    services = [{"address": DEB_VIP, "port": 80, "scheduler": "wlc", "persistence_timeout": 300,
+                 "health_check": {"type": "HTTP_GET", "path": "/health", "status_code": 204},
+                 "inhibit_on_failure": True, "sorry_server": {"address": "192.168.206.140", "port": 8080},
+                 "real_servers": [{"address": LAB["rs1"], "weight": 3}, {"address": LAB["rs2"], "weight": 1}]}]
+    return _site(run_site, _pair_hosts(), "director_vrrp_nopreempt=true",
+                 json.dumps({"director_services": services}), inventory=PAIR_INVENTORY)
+
+
+def test_single_director_converges_without_ipvsadm_owner(single: Run) -> None:
+    assert single.rc == 0, single.stderr[-3000:]
+    assert single.failures() == {}
+    names = single.module_names("director")
+    assert "lvs.dr.ipvs_service" not in names
+    assert "lvs.dr.lvs_loopback_vip" not in names  # keepalived holds the VIP
+    files = single.files("director")
+    assert "/etc/systemd/system/lvs-dr-director.service" not in files
+    assert 'AUTO="false"' in files["/etc/default/ipvsadm"]["content"].splitlines()
+    assert json.loads(files[FACT]["content"]) == {"table_owner": "keepalived"}
+    for _name, args in single.modules("director"):
+        assert not (args.get("name") in ("ipvsadm.service", "lvs-dr-director.service") and args.get("enabled"))
+
+
+def test_keepalived_is_installed_in_the_one_package_run(single: Run) -> None:
+    (apt,) = [args for name, args in single.modules("director") if name == "apt"]
+    assert apt["name"] == ["nftables", "ipvsadm", "keepalived"]
+
+
+def test_single_director_keepalived_conf(single: Run) -> None:
+    conf = single.files("director")[CONF]
+    assert conf["validate"] == "/usr/sbin/keepalived -t -f %s"
+    text = conf["content"]
+    assert not re.search(r"^\s*vrrp_strict", text, re.M)
+    assert _block(text, "global_defs") == ["global_defs {", "router_id director", "}"]  # no sync daemon alone
+    assert _block(text, "vrrp_instance") == [
+        "vrrp_instance VI_LVS_DR {", "state MASTER", "interface ens33", "virtual_router_id 51", "priority 100",
+        "advert_int 1", "virtual_ipaddress {", f"{DEB_VIP}/24 dev ens33 label ens33:8", "}", "}"]
+    assert _block(text, "virtual_server") == [
+        f"virtual_server {DEB_VIP} 80 {{", "delay_loop 6", "lvs_sched rr", "lvs_method DR", "protocol TCP",
+        f"real_server {LAB['rs1']} 80 {{", "weight 1",
+        "TCP_CHECK {", "connect_timeout 3", "retry 3", "delay_before_retry 2", "}", "}",
+        f"real_server {LAB['rs2']} 80 {{", "weight 1",
+        "TCP_CHECK {", "connect_timeout 3", "retry 3", "delay_before_retry 2", "}", "}",
+        "}"]
+
+
+def test_first_start_is_start_and_enable_never_restart(single: Run) -> None:
+    units = [args for name, args in single.modules("director") if name == "systemd_service"]
+    assert {"name": "keepalived.service", "state": "started", "enabled": True, "daemon_reload": False} in units
+    assert not any(args.get("state") == "restarted" for args in units)
+    # Started now: no reload in the same run.
+    assert single.status("director", D + "Reload keepalived when its configuration changed") == "skipped"
+
+
+def test_pair_keepalived_conf(pair: Run) -> None:
+    assert pair.rc == 0, pair.stderr[-3000:]
+    assert pair.failures() == {}
+    first = pair.files("director")[CONF]["content"]
+    second = pair.files("director2")[CONF]["content"]
+    assert _block(first, "global_defs") == ["global_defs {", "router_id director",
+                                            "lvs_sync_daemon ens33 VI_LVS_DR", "}"]
+    vrrp = _block(first, "vrrp_instance")
+    # nopreempt: both start as BACKUP, the priorities decide.
+    assert {"state BACKUP", "priority 150", "nopreempt", f"unicast_src_ip {LAB['director']}"} <= set(vrrp)
+    assert vrrp[vrrp.index("unicast_peer {") + 1] == DIRECTOR2
+    vrrp2 = _block(second, "vrrp_instance")
+    assert {"state BACKUP", "priority 100", "nopreempt", f"unicast_src_ip {DIRECTOR2}"} <= set(vrrp2)
+    assert vrrp2[vrrp2.index("unicast_peer {") + 1] == LAB["director"]
+    service = _block(first, "virtual_server")
+    assert service[:8] == [f"virtual_server {DEB_VIP} 80 {{", "delay_loop 6", "lvs_sched wlc", "lvs_method DR",
+                           "protocol TCP", "persistence_timeout 300", "sorry_server 192.168.206.140 8080",
+                           f"real_server {LAB['rs1']} 80 {{"]
+    assert service[8:18] == ["weight 3", "inhibit_on_failure", "HTTP_GET {", "url {", "path /health",
+                             "status_code 204", "}", "connect_timeout 3", "retry 3", "delay_before_retry 2"]
+    for host in ("director", "director2"):
+        assert "lvs.dr.ipvs_service" not in pair.module_names(host)
+
+
+def test_pair_preflight_accepts_the_peer_holding_the_vip(run_site: Callable[..., Run]) -> None:
+    """On a re-run the other director may hold the VIP: its MAC answering is no conflict, anybody else's is."""
+    # The recorder answers ARP with 00:0c:29:00:00:99: first nobody's MAC in the pair, then director2's.
+    foreign = _site(run_site, _pair_hosts(arp={DEB_VIP: True}), inventory=PAIR_INVENTORY)
+    (message,) = foreign.failures()["director"]
+    assert f"director_vip: {DEB_VIP} is already answered for on ens33 by 00:0c:29:00:00:99" in message
+    hosts = _pair_hosts(arp={DEB_VIP: True})
+    hosts["director2"]["facts"]["ens33"]["macaddress"] = "00:0C:29:00:00:99"
+    peer = _site(run_site, hosts, inventory=PAIR_INVENTORY)
+    assert peer.rc == 0, peer.failures()
+    assert CONF in peer.files("director")
+
+
+def test_ipvsadm_mode_is_unchanged_by_the_new_variables(deb: Run) -> None:
+    for host in ("director",):
+        names = deb.names(host)
+        assert not any("keepalived" in name.lower() for name in names)
+        assert CONF not in deb.files(host)
+        assert "lvs.dr.ipvs_service" in deb.module_names(host)
+
+
+def test_switch_from_ipvsadm_removes_its_boot_owner(run_site: Callable[..., Run]) -> None:
+    ours = {"lvs-dr-director.service": {"state": "running", "status": "enabled"}}
+    run = _site(run_site, {**lab_hosts("debian12"), "director": {**lab_hosts("debian12")["director"],
+                                                                 "services": ours}})
+    assert run.rc == 0, run.stderr[-3000:]
+    modules = run.modules("director")
+    assert ("systemd_service", {"name": "lvs-dr-director.service", "state": "stopped", "enabled": False}) in modules
+    removed = [args["path"] for name, args in modules if name == "file" and args.get("state") == "absent"]
+    assert removed == ["/etc/systemd/system/lvs-dr-director.service", "/etc/ipvsadm.rules"]
+    # keepalived would not take over the existing services (their old weights would stay): removed first.
+    assert ("lvs.dr.ipvs_service", {"services": [{"protocol": "tcp", "address": DEB_VIP, "port": 80,
+                                                  "state": "absent"}]}) in modules
+    started = [args for name, args in modules if name == "systemd_service" and args["name"] == "keepalived.service"]
+    assert started == [{"name": "keepalived.service", "state": "started", "enabled": True, "daemon_reload": True}]
+
+
+def test_switch_back_to_ipvsadm_removes_keepalived(run_site: Callable[..., Run]) -> None:
+    hosts = lab_hosts("debian12")
+    hosts["director"]["facts"]["local"] = {"lvs_dr_director": {"table_owner": "keepalived"}}
+    run = run_site(hosts, f"director_vip={DEB_VIP}", f"realserver_vip={DEB_VIP}")
+    assert run.rc == 0, run.stderr[-3000:]
+    names = run.module_names("director")
+    modules = run.modules("director")
+    stop = ("systemd_service", {"name": "keepalived.service", "state": "stopped", "enabled": False})
+    assert stop in modules
+    removed = [args["path"] for name, args in modules if name == "file" and args.get("state") == "absent"]
+    assert removed == [CONF, FACT]
+    # keepalived goes before the ipvsadm owner declares the services again.
+    assert modules.index(stop) < names.index("lvs.dr.ipvs_service")
+
+
+def test_foreign_keepalived_is_refused(run_site: Callable[..., Run]) -> None:
+    hosts = lab_hosts("debian12")
+    hosts["director"]["services"] = {"keepalived.service": {"state": "running", "status": "enabled"}}
+    run = _site(run_site, hosts)
+    (message,) = run.failures()["director"]
+    assert "director_table_owner: keepalived, but keepalived already runs on this host" in message
+    assert set(run.module_names("director")) <= READ_ONLY
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ('{"director_health_check": {"type": "PING_CHECK"}}',
+     "director_health_check.type: unknown health check type 'PING_CHECK'"),
+    (json.dumps({"director_services": [{"address": DEB_VIP, "port": 80, "real_servers": [{"address": LAB["rs1"]}],
+                                        "health_check": {"type": "HTTP_GET", "path": "health"}}]}),
+     "director_services[0].health_check.path: an HTTP path starts with '/' and has no spaces (got 'health')"),
+    ('{"director_vrrp_router_id": 256}', "director_vrrp_router_id: must be between 1 and 255 (got 256)"),
+    ('{"director_vrrp_router_id": 0}', "director_vrrp_router_id: must be between 1 and 255 (got 0)"),
+    ('{"director_services": [{"fwmark": 7, "real_servers": [{"address": "192.168.206.128", "port": 80}]}]}',
+     "director_services[0].fwmark: mark 7 is not one the firewall sets (director_firewall_marks: [])"),
+])
+def test_bad_input_fails_before_any_change(run_site: Callable[..., Run], extra: str, expected: str) -> None:
+    run = _site(run_site, lab_hosts("debian12"), extra)
+    assert run.rc != 0
+    (message,) = run.failures()["director"]
+    assert expected in message
+    assert run.module_names("director") == []
+
+
+def test_same_priority_in_a_pair_fails_naming_both(run_site: Callable[..., Run]) -> None:
+    inventory = PAIR_INVENTORY.replace("director_vrrp_priority=150", "director_vrrp_priority=100")
+    run = _site(run_site, _pair_hosts(), inventory=inventory)
+    for host in ("director", "director2"):
+        (message,) = run.failures()[host]
+        assert "director_vrrp_priority: director and director2 both have priority 100" in message
+        assert run.module_names(host) == []
+
+
+
+def test_fwmark_service_with_a_known_mark(run_site: Callable[..., Run]) -> None:
+    services = [{"fwmark": 7, "scheduler": "sh", "real_servers": [{"address": LAB["rs1"], "port": 443}]}]
+    run = _site(run_site, lab_hosts("debian12"), json.dumps({"director_services": services,
+                                                             "director_firewall_marks": [7]}))
+    assert run.rc == 0, run.failures()
+    block = _block(run.files("director")[CONF]["content"], "virtual_server")
+    # keepalived -t rejects a protocol or a real-server port on a fwmark service (keepalived 2.2.7).
+    assert block == ["virtual_server fwmark 7 {", "delay_loop 6", "lvs_sched sh", "lvs_method DR",
+                     f"real_server {LAB['rs1']} {{", "weight 1", "TCP_CHECK {", "connect_port 443",
+                     "connect_timeout 3", "retry 3", "delay_before_retry 2", "}", "}", "}"]
