@@ -7,6 +7,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.cache/collections
+# The built collection as installed from its tarball: `make molecule` converges
+# the default scenario's lab from it (the default scenario's molecule.yml).
+INSTALLED := $(CURDIR)/.cache/installed
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PY_COLORS ?= 0
@@ -49,8 +52,9 @@ sanity: venv ## ansible-test sanity (in its own venvs)
 units: venv ## Unit, functional (network namespaces) and role (recorded check-mode) tests
 	pytest -q -p no:cacheprovider tests/unit tests/functional tests/tools tests/roles
 
-molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side
-	tools/labhost exec -- tools/molecule-scenarios $(SCENARIOS)
+molecule: venv ## Molecule scenarios on a Docker engine with IPVS, side by side (default: from the built tarball)
+	tools/test-built-collection --install $(INSTALLED)
+	LVS_DR_DEFAULT_COLLECTIONS=installed tools/labhost exec -- tools/molecule-scenarios $(SCENARIOS)
 
 test: venv ## Everything: lint, sanity, unit and Molecule tests (the checks beside the scenarios)
 	$(MAKE) --no-print-directory -j2 checks molecule

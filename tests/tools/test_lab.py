@@ -54,6 +54,7 @@ case "$1" in
     fi
     echo "PLAY RECAP *****"
     echo "director                   : ok=20   changed=0    unreachable=0    failed=0"
+    echo "localhost                  : ok=0    changed=0    unreachable=0    failed=0    skipped=1"
     echo "rs1                        : ok=17   changed=0    unreachable=0    failed=0" ;;
   verify)
     printf '20 requests from client\\nrs1 10/20\\nrs2 10/20\\n' > "$LVS_DR_VERIFY_REPORT" ;;

@@ -1,29 +1,35 @@
-"""Make ``ansible_collections.lvs.dr`` importable when pytest runs from a plain checkout.
+"""Make ``ansible_collections.lvs.dr`` importable when pytest runs outside ansible-test.
 
-``ansible-test units`` lays the collection out itself; plain ``pytest`` (the
-fast inner loop and ``make units``) gets a symlinked collection root under
-``.cache/collections`` instead.  Under ``ansible-test units`` the import
-below succeeds, so this file does nothing there.
+``ansible-test units`` lays the collection out itself, and under it the
+import below succeeds, so this file does nothing there.  Plain ``pytest``
+(the fast inner loop, ``make units``, or a user running the shipped unit
+tests of an installed collection) gets the directory that holds
+``ansible_collections`` on ``sys.path``: the tree's own when it already sits at
+``.../ansible_collections/lvs/dr`` (an installed collection), otherwise a
+temporary one with a symlink to this tree (a plain checkout).
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+TREE = Path(__file__).resolve().parents[2]
 
 
 def _collection_root() -> Path:
-    root = REPO / ".cache" / "collections"
+    if TREE.parent.name == "lvs" and TREE.parent.parent.name == "ansible_collections":
+        return TREE.parents[2]
+    root = Path(tempfile.mkdtemp(prefix="lvs-dr-units-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # removes the link, not what it points at
     link = root / "ansible_collections" / "lvs" / "dr"
-    if not link.exists():
-        if link.is_symlink():  # dangling: the checkout moved
-            link.unlink()
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link)
+    link.parent.mkdir(parents=True)
+    os.symlink(TREE, link)
     return root
 
 
