@@ -99,7 +99,7 @@ def test_make_molecule_converges_the_default_scenario_from_the_install() -> None
     assert installed and installed.group(1) == ".cache/installed"
     recipe = re.search(r"^molecule:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "tools/test-built-collection --install $(INSTALLED)" in recipe
-    assert "LVS_DR_DEFAULT_COLLECTIONS=installed tools/with-labhost tools/molecule-scenarios" in recipe
+    assert "LVS_DR_DEFAULT_COLLECTIONS=installed tools/labhost exec -- tools/molecule-scenarios" in recipe
     config = yaml.safe_load((SCENARIO / "molecule.yml").read_text())
     path = config["provisioner"]["env"]["ANSIBLE_COLLECTIONS_PATH"]
     assert path == "${MOLECULE_PROJECT_DIRECTORY}/.cache/${LVS_DR_DEFAULT_COLLECTIONS:-collections}"
