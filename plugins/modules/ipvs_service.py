@@ -11,7 +11,9 @@ short_description: Declarative IPVS virtual services and real servers, reconcile
 version_added: "0.1.0"
 description:
   - Manages Linux Virtual Server (IPVS) virtual services and their real servers with C(ipvsadm).
-  - Reads the live kernel table (two C(ipvsadm) calls whatever its size), computes the difference and applies
+  - Reads the live kernel table (one C(ipvsadm -Ln --thresholds) call whatever its size, and the real servers'
+    forwarding and weights from C(/proc/net/ip_vs); C(ipvsadm -Ln) when that file cannot be read or disagrees),
+    computes the difference and applies
     only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
     changed real server with C(-e); the table is never flushed and a service whose key did not change is never
     deleted and re-added, so established connections and counters survive.
@@ -26,6 +28,8 @@ requirements:
   - ipvsadm on the managed host and a kernel with IPVS (C(ip_vs)).
 notes:
   - C(ipvsadm -S) does not save thresholds; they are read with C(ipvsadm -Ln --thresholds) and compared.
+  - After applying, the table is read again the same way and compared with the request; the task fails if
+    anything is still to do.
   - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
   - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
     kept when the service is edited.
