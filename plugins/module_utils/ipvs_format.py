@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Sequence
 from functools import cmp_to_key
 from typing import Any, Optional
@@ -238,8 +239,7 @@ def _proc_address(token: str) -> tuple[str, int]:
     host, _sep, port = token.rpartition(":")
     if host.startswith("["):
         return normalize_ip(host[1:-1]), int(port, 16)
-    number = int(host, 16)
-    return f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}", int(port, 16)
+    return socket.inet_ntoa(bytes.fromhex(host)), int(port, 16)
 
 
 def parse_proc_ip_vs(text: str) -> dict[tuple[str, str, int], ProcDests]:

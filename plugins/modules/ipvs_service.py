@@ -30,6 +30,8 @@ notes:
   - C(ipvsadm -S) does not save thresholds; they are read with C(ipvsadm -Ln --thresholds) and compared.
   - After applying, the table is read again the same way and compared with the request; the task fails if
     anything is still to do.
+  - With more than 100 entries in O(services), the result's C(invocation.module_args.services) (shown at
+    C(-vvv)) is the number of entries instead of the list, which would double the size of the result.
   - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
   - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
     kept when the service is edited.
@@ -424,6 +426,8 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
 )
 
 TABLE_DIFF_HEADER = "ipvs table (managed services)"
+# above this many entries, invocation.module_args.services is a count instead of the list
+ECHO_SERVICES_MAX = 100
 
 ARGUMENT_SPEC: dict[str, Any] = {
     # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
@@ -525,9 +529,23 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     return ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
 
 
+def abridged_invocation(params: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """``invocation`` without a long ``services`` list, None when the list is short.
+
+    Ansible echoes every argument back in ``invocation.module_args``: at 10,000 services that copy was walked
+    for no_log values, serialised, sent back and parsed by the controller, the largest part of a no-op run.
+    The controller shows it at ``-vvv`` only, and has the task's arguments anyway.
+    """
+    services = params.get("services")
+    if not isinstance(services, list) or len(services) <= ECHO_SERVICES_MAX:
+        return None
+    return {"module_args": {**params, "services": f"({len(services)} entries, not echoed back)"}}
+
+
 def main() -> None:
     module = build_module()
-    exit_with(module, lambda: run(module))
+    invocation = abridged_invocation(module.params)
+    exit_with(module, lambda: run(module), {"invocation": invocation} if invocation else None)
 
 
 if __name__ == "__main__":

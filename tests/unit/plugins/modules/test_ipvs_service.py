@@ -324,9 +324,18 @@ def test_bulk_services_fixed_number_of_calls(run_module: RunModule, kernel: Fake
     assert result["changed"] and len(result["commands"]) == 900
     # one ipvsadm listing per read (weights from /proc/net/ip_vs): read, restore, verifying read
     assert [call[:3] for call in kernel.calls] == [["-L", "-n", "--thresholds"], ["-R"], ["-L", "-n", "--thresholds"]]
+    # the 300 entries are not echoed back in invocation; a short list is (Ansible's default)
+    assert result["invocation"]["module_args"]["services"] == "(300 entries, not echoed back)"
+    assert result["invocation"]["module_args"]["return_services"] == "changed"
     kernel.calls.clear()
     again = run_module(ipvs_service, {"services": services})
     assert again["changed"] is False and len(kernel.calls) == 1
+    assert "invocation" not in run_module(ipvs_service, {"services": services[:100]})
+    bad = [dict(service) for service in services]
+    bad[250] = dict(bad[250], real_servers=[{"address": "10.2.0.1"}, {"address": "10.2.0.2", "weight": -1}])
+    failed = run_module(ipvs_service, {"services": bad})
+    assert failed["failed"] and failed["parameter"] == "services[250].real_servers[1].weight"
+    assert failed["invocation"]["module_args"]["services"] == "(300 entries, not echoed back)"
 
 
 @pytest.mark.parametrize("use_proc", [True, False])
