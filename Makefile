@@ -77,7 +77,7 @@ lab-status: ## Show the lab guest and its cache
 benchmark: venv ## Foundation numbers: lab host cold/warm, image builds, molecule stages
 	benchmarks/foundation.py
 
-benchmark-ipvs: venv ## lvs.dr.ipvs_service vs one ipvsadm call per rule, N=10/100/1000
+benchmark-ipvs: venv ## lvs.dr.ipvs_service vs one ipvsadm call per rule, N=1000/10000 (writes benchmarks/results/ipvs_service.json)
 	tools/labhost exec -- benchmarks/ipvs_service.py
 
 benchmark-roles: venv ## site.yml on the four-node lab: cold, re-run, check mode, verify

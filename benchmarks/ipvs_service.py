@@ -6,7 +6,7 @@
 Usage (from the repository root)::
 
     source <(tools/labhost env)        # any Docker engine whose kernel has IPVS; a local one is fine too
-    benchmarks/ipvs_service.py [--sizes 10,100,1000] [--keep] [--reuse]
+    benchmarks/ipvs_service.py [--sizes 1000,10000] [--keep] [--reuse]
 
 What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
 
@@ -24,12 +24,26 @@ What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
   own duration (``ansible.posix.json`` callback), and the module alone ("pure": the AnsiballZ payload
   kept from an extra run and executed in the container, timed there, so no Ansible controller overhead);
 * the parts, to tell the module's own cost from what any design pays: the floor (``ansible.builtin.ping``
-  as a playbook and pure: what every module run costs before doing anything), the
-  two ``ipvsadm -Ln`` reads of the full table, and the whole table as one ``ipvsadm -R`` batch from empty.
+  as a playbook and pure, median of three each: what every module run costs before doing anything), one
+  ``ipvsadm -Sn`` of the full table (the read any reconciler needs; twice, the mean is used), the two
+  ``ipvsadm -Ln`` reads the module used before, and the whole table as one ``ipvsadm -R`` batch from empty;
+* above ``--full-max`` services (default 1000) the per-rule baseline is **extrapolated**: the table of the
+  first N - 250 services is loaded with one ``ipvsadm -R``, the last 250 services are added the guide's way
+  (1000 ``ipvsadm`` processes, timed), and that per-call cost times 4 N is the baseline. Output and JSON
+  say so (``baseline_extrapolated``);
+* the module's peak RSS: the pure runs go through a small Python wrapper in the container that reads
+  ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the largest of the module's process and its ipvsadm
+  children) after the payload exits;
+* bad input: the list with ``services[0.7342 N].real_servers[1].weight`` out of range, as a playbook
+  (must fail naming that parameter) and pure with an ``ipvsadm`` shim in place of /usr/sbin/ipvsadm that
+  records any call (must not run; a good run through it must be seen); compared with validation alone
+  (``validate_request`` on the good list, timed in the container inside one Python process, from the
+  payload's own module_utils).
 
-Prints a Markdown table, the floor and parts (with no-op / from-empty recomputed above the floor) and a
-linearity note. The issue's goals are reported, not asserted: at N=1000
-from-empty >= 20x faster than per-rule, no-op <= 20 % of from-empty, time about linear in N.
+Prints a Markdown table, the floor and parts, and the issue-13 goals: from-empty playbook >= 20x (N=1000)
+and >= 30x (N=10000) the per-rule baseline, no-op above the floor <= 1.3x one ``ipvsadm -Sn`` of the same
+table, the time above the floor growing at most 12x from 1000 to 10000, peak RSS at 10000. They are reported,
+not asserted, and written to ``benchmarks/results/ipvs_service.json`` (with the date and commit).
 Needs ``ansible-playbook`` (the project venv's is preferred) and the ``docker`` CLI.
 """
 
@@ -45,7 +59,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from ipaddress import IPv4Address
 from pathlib import Path
 from types import FrameType
@@ -58,6 +72,40 @@ VIP_BASE = IPv4Address("198.18.0.0")
 RIP_BASE = IPv4Address("198.19.0.0")
 SERVERS_PER_SERVICE = 3
 WORK = "/root/bench"
+RESULTS = ROOT / "benchmarks" / "results" / "ipvs_service.json"
+SAMPLE_SERVICES = 250  # services added the guide's way when the baseline is extrapolated
+BAD_FRACTION = 0.7342  # where the bad entry sits in the bad-input list
+GOALS = {"speedup_playbook_1000": 20.0, "speedup_playbook_10000": 30.0, "noop_over_read": 1.3, "growth": 12.0}
+
+# Runs a payload as a child and prints "<seconds> <peak RSS KiB>" (ru_maxrss of the children: the largest of the
+# module's process and the ipvsadm processes it waited for).
+RUSAGE_WRAPPER = """\
+import resource, subprocess, sys, time
+start = time.monotonic()
+rc = subprocess.run([sys.executable] + sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(rc, time.monotonic() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+# validate_request alone on the arguments a kept payload carries, from that payload's own module_utils
+VALIDATE_ONLY = """\
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_validate import validate_request
+with open(sys.argv[1] + "/args", encoding="utf-8") as handle:
+    params = json.load(handle)["ANSIBLE_MODULE_ARGS"]
+start = time.monotonic()
+desired = validate_request(params)
+print(time.monotonic() - start, len(desired))
+"""
+
+# in place of /usr/sbin/ipvsadm for the bad-input check (the module looks in the sbin directories before PATH):
+# records that ipvsadm was called, then calls it
+IPVSADM = "/usr/sbin/ipvsadm"
+IPVSADM_SHIM = f"""\
+#!/bin/sh
+echo "$@" >> {WORK}/ipvsadm-called
+exec {IPVSADM}.real "$@"
+"""
 
 PLAYBOOK = """\
 - name: ipvs_service benchmark
@@ -168,6 +216,14 @@ def one_change(svcs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return changed
 
 
+def bad_input(svcs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The list with one weight out of range, and the parameter the module must name."""
+    bad = json.loads(json.dumps(svcs))
+    index = int(len(bad) * BAD_FRACTION)
+    bad[index]["real_servers"][1]["weight"] = 70000
+    return bad, f"services[{index}].real_servers[1].weight"
+
+
 def guide_script(svcs: list[dict[str, Any]]) -> str:
     """One ipvsadm process per rule, as the guide does it."""
     lines = ["set -e"]
@@ -188,6 +244,9 @@ class Run:
     task: float
     changed: bool
     commands: int
+    failed: bool = False
+    msg: str = ""
+    parameter: str = ""
 
 
 @dataclass
@@ -196,7 +255,8 @@ class Ansible:
     tmp: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, svcs: list[dict[str, Any]], keep_remote: bool = False, playbook: str = "bench.yml") -> Run:
+    def run(self, svcs: list[dict[str, Any]], keep_remote: bool = False, playbook: str = "bench.yml",
+            expect_failure: bool = False) -> Run:
         vars_file = self.tmp / "vars.json"
         vars_file.write_text(json.dumps({"bench_services": svcs}), encoding="utf-8")
         env = dict(self.env)
@@ -215,11 +275,14 @@ class Ansible:
         except (ValueError, KeyError, IndexError) as exc:
             raise BenchError(f"ansible-playbook rc={proc.returncode}, unreadable output ({exc}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc
-        if proc.returncode != 0 or result.get("failed"):
-            raise BenchError(f"the module failed: {result.get('msg')}\n{proc.stderr[-2000:]}")
+        failed = proc.returncode != 0 or bool(result.get("failed"))
+        if failed != expect_failure:
+            raise BenchError(f"the module {'failed' if failed else 'did not fail'}: {result.get('msg')}\n"
+                             f"{proc.stderr[-2000:]}")
         duration = task["task"]["duration"]
         seconds = (_when(duration["end"]) - _when(duration["start"])).total_seconds()
-        return Run(wall, seconds, bool(result.get("changed")), len(result.get("commands", [])))
+        return Run(wall, seconds, bool(result.get("changed")), len(result.get("commands", [])), failed,
+                   str(result.get("msg", "")), str(result.get("parameter", "")))
 
 
 def _when(stamp: str) -> datetime:
@@ -274,9 +337,21 @@ class Row:
     pure_change: float = 0.0
     floor: Optional[Run] = None  # ansible.builtin.ping: what any module run costs
     pure_floor: float = 0.0
-    reads: float = 0.0  # ipvsadm -Ln plus -Ln --thresholds on the full table: what every run reads
+    reads: float = 0.0  # ipvsadm -Ln plus -Ln --thresholds on the full table: what the module read before
+    save: float = 0.0  # one ipvsadm -Sn of the full table (mean of two): the read any reconciler needs
     batch: float = 0.0  # the whole table as one ipvsadm -R from empty: the apply alone
     load: str = ""  # the engine's 1-minute load average before / after: other users skew the timings
+    extrapolated: bool = False  # base_empty = per_call x rules, per_call measured on a sample
+    per_call: float = 0.0  # seconds per ipvsadm process in the baseline
+    rss_kib: int = 0  # peak RSS of the pure from-empty and no-op runs (the larger)
+    bad: Optional[Run] = None  # the playbook with one bad entry
+    bad_parameter: str = ""  # what it had to name
+    pure_bad: float = 0.0
+    validation: float = 0.0  # validate_request alone on the good list
+
+    @property
+    def rules(self) -> int:
+        return self.n * (1 + SERVERS_PER_SERVICE)
 
 
 def check(what: str, cond: bool) -> None:
@@ -284,31 +359,85 @@ def check(what: str, cond: bool) -> None:
         raise BenchError(f"sanity check failed: {what}")
 
 
-def measure(n: int, ansible: Ansible, rerun_max: int) -> Row:
+def batch_lines(script: str) -> str:
+    return "".join(line[len("ipvsadm "):] + "\n" for line in script.splitlines() if line.startswith("ipvsadm "))
+
+
+def measure_baseline(row: Row, svcs: list[dict[str, Any]], full_max: int, rerun_max: int) -> None:
+    """Per rule from empty: all of it up to full_max services, else a timed sample on top of the rest."""
+    n = row.n
+    sh("ipvsadm -C")
+    if n <= full_max:
+        put_file(f"{WORK}/guide.sh", guide_script(svcs))
+        row.base_empty = timed_in_container(f"sh {WORK}/guide.sh")
+        row.per_call = row.base_empty / row.rules
+        if n <= rerun_max:  # ipvsadm -C plus the same script: about from-empty again, costly at large N
+            row.base_rerun = timed_in_container(f"ipvsadm -C && sh {WORK}/guide.sh")
+        return
+    sample = svcs[n - SAMPLE_SERVICES:]
+    put_file(f"{WORK}/rest.txt", batch_lines(guide_script(svcs[:n - SAMPLE_SERVICES])))
+    sh(f"ipvsadm -R < {WORK}/rest.txt")
+    put_file(f"{WORK}/guide.sh", guide_script(sample))
+    seconds = timed_in_container(f"sh {WORK}/guide.sh")
+    row.per_call = seconds / (SAMPLE_SERVICES * (1 + SERVERS_PER_SERVICE))
+    row.base_empty = row.per_call * row.rules
+    row.extrapolated = True
+
+
+def pure_run(payload: str) -> tuple[float, int, int]:
+    """(seconds, peak RSS KiB, rc) of one payload run in the container, through the rusage wrapper."""
+    out = sh(f"python3 {WORK}/rusage.py {payload}").split()
+    return float(out[-2]), int(out[-1]), int(out[-3])
+
+
+def measure_bad_input(row: Row, ansible: Ansible, svcs: list[dict[str, Any]], payload: str) -> None:
+    """One bad entry: fails naming it, before ipvsadm; compared with validation alone."""
+    bad, parameter = bad_input(svcs)
+    row.bad_parameter = parameter
+    row.bad = ansible.run(bad, expect_failure=True)
+    check(f"bad input names {parameter} (got {row.bad.parameter!r}: {row.bad.msg[:200]})",
+          row.bad.parameter == parameter and parameter in row.bad.msg)
+    ansible.run(bad, keep_remote=True, expect_failure=True)
+    bad_payload = capture_payload("bad")
+    sh(f"mv {IPVSADM} {IPVSADM}.real && cat > {IPVSADM} && chmod +x {IPVSADM}; rm -f {WORK}/ipvsadm-called",
+       stdin=IPVSADM_SHIM)
+    try:
+        row.pure_bad, _rss, rc = pure_run(bad_payload)
+        check("bad input failed", rc != 0)
+        check("bad input ran no ipvsadm", not sh(f"cat {WORK}/ipvsadm-called 2>/dev/null || true").strip())
+        pure_run(payload)  # the shim works: a good run goes through it
+        check("the ipvsadm shim sees a good run", bool(sh(f"cat {WORK}/ipvsadm-called 2>/dev/null || true").strip()))
+    finally:
+        sh(f"mv {IPVSADM}.real {IPVSADM}")
+    sh(f"rm -rf {WORK}/debug_dir; cd {WORK} && python3 {payload} explode >/dev/null")
+    out = sh(f"python3 {WORK}/validate.py {WORK}/debug_dir").split()
+    check("validation alone saw every service", int(out[1]) == row.n)
+    row.validation = float(out[0])
+
+
+def measure(n: int, ansible: Ansible, rerun_max: int, full_max: int) -> Row:
     row = Row(n, load=loadavg())
     svcs = services(n)
     changed = one_change(svcs)
     expect = (n, n * SERVERS_PER_SERVICE)
-    script = guide_script(svcs)
-    put_file(f"{WORK}/guide.sh", script)
-    put_file(f"{WORK}/batch.txt", "".join(line[len("ipvsadm "):] + "\n" for line in script.splitlines()
-                                           if line.startswith("ipvsadm ")))
+    put_file(f"{WORK}/rusage.py", RUSAGE_WRAPPER)
+    put_file(f"{WORK}/validate.py", VALIDATE_ONLY)
+    put_file(f"{WORK}/batch.txt", batch_lines(guide_script(svcs)))
 
-    sh("ipvsadm -C")
-    row.base_empty = timed_in_container(f"sh {WORK}/guide.sh")
+    measure_baseline(row, svcs, full_max, rerun_max)
     check("baseline built the table", count_table() == expect)
-    if n <= rerun_max:  # ipvsadm -C plus the same script: about from-empty again, costly at large N
-        row.base_rerun = timed_in_container(f"ipvsadm -C && sh {WORK}/guide.sh")
 
     row.reads = timed_in_container("ipvsadm -Ln >/dev/null && ipvsadm -Ln --thresholds >/dev/null")
     sh("ipvsadm -C")
     row.batch = timed_in_container(f"ipvsadm -R < {WORK}/batch.txt")
     check("one batch built the table", count_table() == expect)
 
-    row.floor = ansible.run([], playbook="floor.yml")
+    # the floor is small and everything is noisy on a shared engine: the median of three, both ways
+    floors = sorted((ansible.run([], playbook="floor.yml") for _ in range(3)), key=lambda run: run.wall)
+    row.floor = floors[1]
     ansible.run([], keep_remote=True, playbook="floor.yml")
     payload_floor = capture_payload("floor", "ping")
-    row.pure_floor = timed_in_container(f"python3 {payload_floor}")
+    row.pure_floor = sorted(pure_run(payload_floor)[0] for _ in range(3))[1]
 
     sh("ipvsadm -C")
     row.empty = ansible.run(svcs)
@@ -324,10 +453,14 @@ def measure(n: int, ansible: Ansible, rerun_max: int) -> Row:
     ansible.run(changed, keep_remote=True)
     payload_changed = capture_payload("changed")
     sh("ipvsadm -C")
-    row.pure_empty = timed_in_container(f"python3 {payload}")
+    row.pure_empty, rss_empty, _rc = pure_run(payload)
     check("payload built the table", count_table() == expect)
-    row.pure_noop = timed_in_container(f"python3 {payload}")
-    row.pure_change = timed_in_container(f"python3 {payload_changed}")
+    save_before = timed_in_container("ipvsadm -Sn")
+    row.pure_noop, rss_noop, _rc = pure_run(payload)
+    row.save = (save_before + timed_in_container("ipvsadm -Sn")) / 2
+    row.rss_kib = max(rss_empty, rss_noop)
+    row.pure_change = pure_run(payload_changed)[0]
+    measure_bad_input(row, ansible, svcs, payload)
     sh("ipvsadm -C")
     row.load += f" / {loadavg()}"
     return row
@@ -368,6 +501,16 @@ def report(rows: list[Row]) -> str:
         out.append(f"- N={r.n}: floor {r.floor.wall:.2f} / {r.pure_floor:.2f}; reads {r.reads:.2f}; "
                    f"one batch {r.batch:.2f}; no-op above the floor {above_wall:.0f} % / {above_pure:.0f} % "
                    f"of from-empty above the floor")
+    out += ["", "Per-rule baseline, one `ipvsadm -Sn` of the full table, peak RSS of the module (pure runs), bad "
+            "input (one bad entry; playbook / pure) against validation alone:", ""]
+    for r in rows:
+        assert r.bad
+        how = (f"extrapolated: {SAMPLE_SERVICES} services added one ipvsadm per rule on top of the other "
+               f"{r.n - SAMPLE_SERVICES}" if r.extrapolated else "measured in full")
+        out.append(f"- N={r.n}: baseline {r.base_empty:.1f} s ({how}; {1000 * r.per_call:.1f} ms per ipvsadm call); "
+                   f"`ipvsadm -Sn` {r.save:.2f} s; peak RSS {r.rss_kib / 1024:.1f} MiB; bad input fails naming "
+                   f"`{r.bad.parameter}` in {r.bad.wall:.2f} / {r.pure_bad:.2f} s, no ipvsadm run; validation "
+                   f"alone {r.validation:.2f} s (pure floor {r.pure_floor:.2f} s)")
     out += ["", "Linearity, milliseconds per service (from-empty; pure module, playbook, baseline):", ""]
     for r in rows:
         assert r.empty
@@ -376,12 +519,114 @@ def report(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def above_floor(r: Row, which: str) -> float:
+    """Seconds above the floor of a playbook run (empty, noop) or of the pure run."""
+    assert r.floor and r.empty and r.noop
+    if which == "empty":
+        return r.empty.wall - r.floor.wall
+    if which == "noop":
+        return r.noop.wall - r.floor.wall
+    if which == "pure_empty":
+        return r.pure_empty - r.pure_floor
+    return r.pure_noop - r.pure_floor
+
+
+def summarize(rows: list[Row]) -> dict[str, Any]:
+    """The issue-13 keys (for each N measured) plus the details they come from."""
+    data: dict[str, Any] = {}
+    by_n = {r.n: r for r in rows}
+    for r in rows:
+        assert r.empty and r.noop and r.floor and r.bad
+        n = r.n
+        data[f"speedup_playbook_{n}"] = round(r.base_empty / r.empty.wall, 1)
+        data[f"speedup_pure_{n}"] = round(r.base_empty / r.pure_empty, 1)
+        data[f"noop_over_read_{n}"] = round(above_floor(r, "noop") / r.save, 2)
+        data[f"noop_over_read_pure_{n}"] = round(above_floor(r, "pure_noop") / r.save, 2)
+        data[f"peak_rss_mib_{n}"] = round(r.rss_kib / 1024, 1)
+        data[f"detail_{n}"] = {
+            "rules": r.rules,
+            "baseline_s": round(r.base_empty, 1),
+            "baseline_extrapolated": r.extrapolated,
+            "baseline_note": (f"per-call cost measured on {SAMPLE_SERVICES} services added one ipvsadm per rule "
+                              f"on top of the other {n - SAMPLE_SERVICES}, times {r.rules} rules"
+                              if r.extrapolated else "measured in full"),
+            "baseline_s_per_call": round(r.per_call, 4),
+            "playbook_s": {"from_empty": round(r.empty.wall, 2), "noop": round(r.noop.wall, 2),
+                           "one_change": round(r.change.wall, 2) if r.change else None,
+                           "floor": round(r.floor.wall, 2)},
+            "pure_s": {"from_empty": round(r.pure_empty, 2), "noop": round(r.pure_noop, 2),
+                       "one_change": round(r.pure_change, 2), "floor": round(r.pure_floor, 2)},
+            "ipvsadm_Sn_s": round(r.save, 2),
+            "ipvsadm_two_Ln_s": round(r.reads, 2),
+            "ipvsadm_R_batch_s": round(r.batch, 2),
+            "bad_input": {"parameter": r.bad.parameter, "expected": r.bad_parameter,
+                          "playbook_s": round(r.bad.wall, 2), "pure_s": round(r.pure_bad, 2),
+                          "ipvsadm_ran": False, "validation_alone_s": round(r.validation, 2)},
+            "engine_load_1min_before_after": r.load,
+        }
+    if 1000 in by_n and 10000 in by_n:
+        low, high = by_n[1000], by_n[10000]
+        data["growth_1000_to_10000"] = round(above_floor(high, "empty") / above_floor(low, "empty"), 1)
+        for which in ("noop", "pure_empty", "pure_noop"):
+            data[f"growth_1000_to_10000_{which}"] = round(above_floor(high, which) / above_floor(low, which), 1)
+    data["notes"] = {
+        "speedup_playbook": "per-rule baseline / whole ansible-playbook from an empty table",
+        "noop_over_read": "(no-op playbook - ansible.builtin.ping playbook) / one ipvsadm -Sn of the same table; "
+                          "_pure: the same with the payloads run in the container",
+        "growth_1000_to_10000": "from-empty playbook time above the floor, 10000 / 1000 (other variants beside it)",
+        "peak_rss_mib": "ru_maxrss of the pure from-empty and no-op runs (module process or its ipvsadm children)",
+    }
+    data["goals"] = GOALS
+    return data
+
+
+def goals_report(data: dict[str, Any]) -> str:
+    lines = ["Issue 13 goals (reported, not asserted):", ""]
+
+    def verdict(key: str, bound: float, at_most: bool) -> None:
+        if key not in data:
+            return
+        value = data[key]
+        met = value <= bound if at_most else value >= bound
+        lines.append(f"- {key} = {value} ({'<=' if at_most else '>='} {bound}: {'met' if met else 'NOT met'})")
+
+    verdict("speedup_playbook_1000", GOALS["speedup_playbook_1000"], False)
+    verdict("speedup_playbook_10000", GOALS["speedup_playbook_10000"], False)
+    for n in (1000, 10000):
+        verdict(f"noop_over_read_{n}", GOALS["noop_over_read"], True)
+        if f"noop_over_read_pure_{n}" in data:
+            lines.append(f"  (pure: {data[f'noop_over_read_pure_{n}']})")
+    verdict("growth_1000_to_10000", GOALS["growth"], True)
+    for key in sorted(data):
+        if key.startswith("peak_rss_mib_") or key.startswith("growth_1000_to_10000_"):
+            lines.append(f"- {key} = {data[key]}")
+    for key in sorted(data):
+        if key.startswith("detail_") and data[key]["baseline_extrapolated"]:
+            lines.append(f"- N={key[7:]}: the per-rule baseline is EXTRAPOLATED ({data[key]['baseline_note']})")
+    return "\n".join(lines)
+
+
+def write_results(data: dict[str, Any]) -> None:
+    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(), **data}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10,100,1000", help="comma-separated N (default: %(default)s)")
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated N (default: %(default)s)")
     parser.add_argument("--image", default=IMAGE, help="node image (default: %(default)s)")
-    parser.add_argument("--rerun-max", type=int, default=1000,
+    parser.add_argument("--rerun-max", type=int, default=100,
                         help="time the guide re-run only up to this N (default: %(default)s)")
+    parser.add_argument("--full-max", type=int, default=1000,
+                        help="measure the per-rule baseline in full up to this N, extrapolate above "
+                             "(default: %(default)s)")
+    parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="leave the bench container running at the end")
     parser.add_argument("--reuse", action="store_true", help=f"use an existing {NAME} container")
     return parser.parse_args(argv)
@@ -415,7 +660,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             install_ipvsadm()
             for n in sizes:
                 print(f"N={n} ...", flush=True)
-                rows.append(measure(n, ansible, args.rerun_max))
+                rows.append(measure(n, ansible, args.rerun_max, args.full_max))
                 print(report(rows[-1:]).splitlines()[2], flush=True)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -428,6 +673,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             remove_container()
     print()
     print(report(rows))
+    results = summarize(rows)
+    print()
+    print(goals_report(results))
+    if not args.no_write:
+        write_results(results)
+        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
     return 0
 
 

@@ -10,6 +10,7 @@ that names their own parameter.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -41,10 +42,18 @@ def _parse_text(value: str) -> IPAddress:
         raise ValueError("is not a valid IPv4 or IPv6 address") from None
 
 
+# A dotted quad already in canonical form (what ipaddress accepts: no leading zeros, each part 0-255), checked
+# by one C call: at 10,000 services x 3 real servers, 40,000 distinct addresses went through ipaddress.
+_CANONICAL_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                             r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def normalize_ip(value: object) -> str:
     """Return the canonical text form (IPv6 compressed, lower case)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("is not an IP address")
+    if _CANONICAL_IPV4.fullmatch(value):
+        return value
     return _canonical_text(value)
 
 
@@ -57,6 +66,8 @@ def _canonical_text(value: str) -> str:
 
 def ip_family(value: object) -> str:
     """Return ``ipv4`` or ``ipv6`` for an address literal."""
+    if isinstance(value, str) and _CANONICAL_IPV4.fullmatch(value):
+        return IPV4
     return IPV6 if parse_ip(value).version == 6 else IPV4
 
 

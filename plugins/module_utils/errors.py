@@ -9,7 +9,7 @@ result becomes ``module.exit_json``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 
 class LvsDrError(Exception):
@@ -25,10 +25,10 @@ class LvsDrError(Exception):
         return {"msg": self.msg, **self.fields}
 
 
-def exit_with(module: Any, work: Callable[[], dict[str, Any]]) -> None:
-    """Run a module's work and report it: its result, or its failure."""
+def exit_with(module: Any, work: Callable[[], dict[str, Any]], extra: Optional[dict[str, Any]] = None) -> None:
+    """Run a module's work and report it: its result, or its failure; ``extra`` goes into both."""
     try:
         result = work()
     except LvsDrError as exc:
-        module.fail_json(**exc.fail_kwargs())
-    module.exit_json(**result)
+        module.fail_json(**exc.fail_kwargs(), **(extra or {}))
+    module.exit_json(**result, **(extra or {}))

@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import merge_listings, parse_connections, parse_listing
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
+    IpvsParseError,
+    merge_listings,
+    merge_proc,
+    parse_connections,
+    parse_listing,
+    parse_proc_ip_vs,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
 
 # "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
@@ -30,6 +37,8 @@ _VERSION_WARNING = re.compile(
     r"^(Warning: IPVS version mismatch:|\s+Kernel compiled with IPVS version|\s+ipvsadm v\S+\s+requires)"
 )
 
+# the IPVS table of this network namespace as the kernel prints it (ip_vs_info_seq_show)
+PROC_IP_VS = "/proc/net/ip_vs"
 RESTORE_FILES = {"redhat": "/etc/sysconfig/ipvsadm", "debian": "/etc/ipvsadm.rules"}
 _REDHAT_IDS = {"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "scientific", "redhat", "cloudlinux"}
 _DEBIAN_IDS = {"debian", "ubuntu", "raspbian", "linuxmint", "devuan", "pop", "kali"}
@@ -72,6 +81,15 @@ def read_os_release(path: str = "/etc/os-release") -> str:
         return ""
 
 
+def read_proc_ip_vs(path: str) -> Optional[str]:
+    """The text of /proc/net/ip_vs, None when it cannot be read (no IPVS loaded, /proc not mounted)."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 class Ipvsadm:
     """ipvsadm through a :class:`CommandRunner`; every method is one ipvsadm call."""
 
@@ -100,9 +118,23 @@ class Ipvsadm:
         return self.run(["-L", "-n", *extra])
 
     def read_table(self) -> IpvsTable:
-        """Services with weights, forwarding and thresholds: two ipvsadm calls."""
-        listing = parse_listing(self.list_raw(), "list")
+        """Services with weights, forwarding and thresholds: one ipvsadm call and /proc/net/ip_vs.
+
+        ``ipvsadm -Ln --thresholds`` gives every service option and the thresholds, the kernel's
+        /proc/net/ip_vs each real server's forwarding and weight (no other listing has both, and ``-S``
+        drops thresholds). When that file cannot be read or does not describe the same real servers (the
+        table changed in between), ``ipvsadm -Ln`` is read instead, as before.
+        """
         thresholds = parse_listing(self.list_raw("--thresholds"), "thresholds")
+        proc = read_proc_ip_vs(PROC_IP_VS)
+        if proc is not None:
+            try:
+                if merge_proc(thresholds, parse_proc_ip_vs(proc)):
+                    return thresholds
+            except (IpvsParseError, ValueError):
+                pass  # a line this parser does not know: ipvsadm's listing says the same
+        # a half-done merge only touched forwarding and weight, which the listing below replaces
+        listing = parse_listing(self.list_raw(), "list")
         return merge_listings(listing, thresholds=thresholds)
 
     def read_full(self, stats: bool = True, rate: bool = True) -> IpvsTable:

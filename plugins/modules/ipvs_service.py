@@ -11,7 +11,9 @@ short_description: Declarative IPVS virtual services and real servers, reconcile
 version_added: "0.1.0"
 description:
   - Manages Linux Virtual Server (IPVS) virtual services and their real servers with C(ipvsadm).
-  - Reads the live kernel table (two C(ipvsadm) calls whatever its size), computes the difference and applies
+  - Reads the live kernel table (one C(ipvsadm -Ln --thresholds) call whatever its size, and the real servers'
+    forwarding and weights from C(/proc/net/ip_vs); C(ipvsadm -Ln) when that file cannot be read or disagrees),
+    computes the difference and applies
     only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
     changed real server with C(-e); the table is never flushed and a service whose key did not change is never
     deleted and re-added, so established connections and counters survive.
@@ -31,6 +33,10 @@ notes:
     (measured on the lab, about 2 refused connections per change under load). Established connections are kept.
     The task warns and lists the changes in RV(scheduler_changes). Weight, threshold, persistence and real-server
     changes are hitless.
+  - After applying, the table is read again the same way and compared with the request; the task fails if
+    anything is still to do.
+  - With more than 100 entries in O(services), the result's C(invocation.module_args.services) (shown at
+    C(-vvv)) is the number of entries instead of the list, which would double the size of the result.
   - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
   - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
     kept when the service is edited.
@@ -451,6 +457,8 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
 )
 
 TABLE_DIFF_HEADER = "ipvs table (managed services)"
+# above this many entries, invocation.module_args.services is a count instead of the list
+ECHO_SERVICES_MAX = 100
 
 ARGUMENT_SPEC: dict[str, Any] = {
     # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
@@ -565,9 +573,23 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     return ServiceReconciler(module, desired, save_path, params["return_services"] == "changed").run()
 
 
+def abridged_invocation(params: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """``invocation`` without a long ``services`` list, None when the list is short.
+
+    Ansible echoes every argument back in ``invocation.module_args``: at 10,000 services that copy was walked
+    for no_log values, serialised, sent back and parsed by the controller, the largest part of a no-op run.
+    The controller shows it at ``-vvv`` only, and has the task's arguments anyway.
+    """
+    services = params.get("services")
+    if not isinstance(services, list) or len(services) <= ECHO_SERVICES_MAX:
+        return None
+    return {"module_args": {**params, "services": f"({len(services)} entries, not echoed back)"}}
+
+
 def main() -> None:
     module = build_module()
-    exit_with(module, lambda: run(module))
+    invocation = abridged_invocation(module.params)
+    exit_with(module, lambda: run(module), {"invocation": invocation} if invocation else None)
 
 
 if __name__ == "__main__":

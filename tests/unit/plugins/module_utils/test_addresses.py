@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
-from ansible_collections.lvs.dr.plugins.module_utils.addresses import normalize_ip, split_host_port
+from ansible_collections.lvs.dr.plugins.module_utils.addresses import ip_family, normalize_ip, split_host_port
 
 
 @pytest.mark.parametrize(("text", "canonical"), [
@@ -29,3 +31,22 @@ def test_split_host_port() -> None:
     assert split_host_port("[2001:DB8::1]:80") == ("2001:db8::1", 80)
     assert split_host_port("192.0.2.1:8080") == ("192.0.2.1", 8080)
     assert split_host_port("2001:db8::1") == ("2001:db8::1", None)
+
+
+@pytest.mark.parametrize("text", [
+    "0.0.0.0", "255.255.255.255", "10.0.0.1", "1.22.199.249", "198.19.117.82", "256.0.0.1", "01.2.3.4",
+    "1.2.3.04", "1.2.3", "1.2.3.4.5", "1.2.3.4\n", "1.2.3.4 ", "1..3.4", "\u0661.2.3.4", "1.2.3.\u00b2", "+1.2.3.4",
+    "192.0.2.1:80", "::ffff:1.2.3.4",
+])
+def test_dotted_quad_fast_path_agrees_with_ipaddress(text: str) -> None:
+    try:
+        expected: object = str(ipaddress.ip_address(text.strip()))
+        family: object = "ipv6" if ":" in str(expected) else "ipv4"
+    except ValueError:
+        expected = family = ValueError
+    for function, want in ((normalize_ip, expected), (ip_family, family)):
+        if want is ValueError:
+            with pytest.raises(ValueError):
+                function(text)
+        else:
+            assert function(text) == want

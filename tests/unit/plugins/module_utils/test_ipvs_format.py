@@ -8,8 +8,10 @@ import pytest
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     IpvsParseError,
     merge_listings,
+    merge_proc,
     parse_connections,
     parse_listing,
+    parse_proc_ip_vs,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey
 
@@ -203,3 +205,54 @@ def test_titles_and_version_recognised_by_their_words():
     assert summary == [("tcp", "rr", 1), ("udp", "wlc", 0)]
     with pytest.raises(IpvsParseError):  # a word that is neither a title nor a protocol
         parse_listing("Protocol 10.0.0.1:80 rr\n")
+
+
+# --------------------------------------------------------------------------- /proc/net/ip_vs
+
+
+def _configs(table) -> dict:
+    return {svc.key: (svc.config(), sorted((rs.key, rs.config()) for rs in svc.real_servers))
+            for svc in table.services}
+
+
+def test_proc_ip_vs_with_thresholds_listing_equals_the_two_listings():
+    # the file was recorded from the same rules: hex addresses, ports and marks, jiffies, IPv6 written in full,
+    # real servers newest first, no family for fwmark 20 (IPv6)
+    proc = parse_proc_ip_vs(load("proc_net_ip_vs.txt"))
+    assert proc[("tcp", "192.0.2.150", 443)] == {("192.0.2.129", 443): ("dr", 0), ("192.0.2.128", 443): ("dr", 2)}
+    assert proc[("tcp", "2001:db8::150", 80)][("2001:db8::128", 80)] == ("dr", 5)
+    assert proc[("udp", "192.0.2.151", 53)] == {("203.0.113.140", 5353): ("nat", 1)}
+    assert proc[("sctp", "192.0.2.152", 3868)] == {("203.0.113.128", 3868): ("tunnel", 1)}
+    assert proc[("fwmark", "ipv6", 20)] == {("2001:db8::128", 0): ("dr", 1)}
+    assert ("fwmark", "ipv4", 3000000000) not in proc  # no real servers: nothing to take from it
+    merged = parse_listing(load("Ln_thresholds.txt"), "thresholds")
+    assert merge_proc(merged, proc)
+    expected = merge_listings(parse_listing(load("Ln.txt")),
+                              thresholds=parse_listing(load("Ln_thresholds.txt"), "thresholds"))
+    assert _configs(merged) == _configs(expected)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: text.replace("  -> C0000281:0050      Route   0      0          0         \n", ""),  # rs gone
+        lambda text: text.replace("C0000281:0050", "C0000282:0050"),  # another rs
+        lambda text: text + "TCP  C0000299:0050 rr  \n",  # a service added after the listing
+    ],
+)
+def test_proc_ip_vs_that_disagrees_with_the_listing_is_refused(edit):
+    listing = parse_listing(load("Ln_thresholds.txt"), "thresholds")
+    assert not merge_proc(listing, parse_proc_ip_vs(edit(load("proc_net_ip_vs.txt"))))
+
+
+def test_proc_ip_vs_skips_unknown_protocols_and_tells_marks_by_their_servers_family():
+    text = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+            "AH  C0000296:0000 rr  \n  -> C0000281:0000      Route   1      0          0\n"
+            "FWM  00000005 rr \n  -> C0000281:0000      Local   3      0          0\n"
+            "FWM  00000005 rr \n  -> [2001:0db8:0000:0000:0000:0000:0000:0001]:0000      Route   1      0          0\n"
+            # a tunnel server of the other family first (mixed families): the same key twice, so neither is kept
+            "FWM  00000006 rr \n  -> [2001:0db8:0000:0000:0000:0000:0000:0002]:0000      Tunnel   1      0          0\n"
+            "FWM  00000006 rr \n  -> [2001:0db8:0000:0000:0000:0000:0000:0003]:0000      Route   1      0          0\n")
+    assert parse_proc_ip_vs(text) == {("fwmark", "ipv4", 5): {("192.0.2.129", 0): ("local", 3)},
+                                      ("fwmark", "ipv6", 5): {("2001:db8::1", 0): ("dr", 1)}}

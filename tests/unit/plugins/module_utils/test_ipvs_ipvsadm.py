@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandNotFound
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     Ipvsadm,
     IpvsUnavailable,
@@ -82,3 +85,41 @@ def test_version_warning_is_not_an_error():
 def test_restore_file_by_distro(os_release, family, path):
     assert distro_family(os_release) == family
     assert default_save_path(os_release) == path
+
+
+class ListingModule(FakeModule):
+    """Answers -Ln and -Ln --thresholds with the recorded fixtures."""
+
+    def run_command(self, cmd: list[str], **kwargs: Any) -> tuple[int, str, str]:
+        self.calls.append(dict(kwargs, cmd=cmd))
+        name = "Ln_thresholds.txt" if "--thresholds" in cmd else "Ln.txt"
+        return 0, (FIXTURES / name).read_text(), ""
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ipvsadm"
+
+
+@pytest.mark.parametrize(
+    ("proc", "calls"),
+    [
+        ("proc_net_ip_vs.txt", [["-L", "-n", "--thresholds"]]),  # one ipvsadm call
+        (None, [["-L", "-n", "--thresholds"], ["-L", "-n"]]),  # no /proc/net/ip_vs: the listing
+        ("changed", [["-L", "-n", "--thresholds"], ["-L", "-n"]]),  # disagrees with the listing: the listing
+    ],
+)
+def test_read_table_takes_weights_from_proc(monkeypatch: pytest.MonkeyPatch, proc: str | None,
+                                            calls: list[list[str]]) -> None:
+    text = None if proc is None else (FIXTURES / "proc_net_ip_vs.txt").read_text()
+    if proc == "changed":
+        text = (text or "").replace("C0000281:0050", "C0000282:0050")
+    monkeypatch.setattr(ipvsadm, "read_proc_ip_vs", lambda path: text)
+    module = ListingModule()
+    table = Ipvsadm(module).read_table()
+    assert [call["cmd"][1:] for call in module.calls] == calls
+    svc = table.by_key()[ServiceKey("tcp", "ipv4", "192.0.2.150", 443)]
+    assert [(rs.address, rs.forwarding, rs.weight, rs.upper_threshold, rs.lower_threshold)
+            for rs in svc.real_servers] == [("192.0.2.128", "dr", 2, 1000, 800), ("192.0.2.129", "dr", 0, 0, 0)]
+
+
+def test_read_proc_ip_vs_missing_file(tmp_path: Path) -> None:
+    assert ipvsadm.read_proc_ip_vs(str(tmp_path / "ip_vs")) is None

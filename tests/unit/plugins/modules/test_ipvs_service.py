@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from ansible.module_utils import basic
+from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class FakeKernel:
         self.services: dict[tuple[str, ...], dict[str, Any]] = {}
         self.calls: list[list[str]] = []
         self.restores: list[str] = []
+        self.use_proc = True  # False: /proc/net/ip_vs cannot be read
 
     # ---- fake binary
     def __call__(self, _module: Any, cmd: list[str], data: str | None = None, environ_update: Any = None,
@@ -135,6 +138,31 @@ class FakeKernel:
                     out += "  -> %-28s %-7s %-6d %-10u %-10u\n" % (dest, d["fwd"], d["w"], 0, 0)  # noqa: UP031
         return out
 
+    @staticmethod
+    def _proc_hostport(text: str) -> str:
+        host, port = _hostport(text)
+        address = ipaddress.ip_address(host)
+        if address.version == 6:
+            return f"[{address.exploded}]:{port:04X}"
+        return f"{int(address):08X}:{port:04X}"
+
+    def proc(self) -> str:
+        """/proc/net/ip_vs as ip_vs_info_seq_show() writes it (no thresholds, real servers newest first)."""
+        if not self.ipvs:
+            return ""
+        out = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+               "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
+        for key in sorted(self.services):
+            svc = self.services[key]
+            if key[0] == "-f":
+                out += f"FWM  {int(key[1]):08X} {svc['s']} \n"
+            else:
+                out += f"{self.SWITCH[key[0]]}  {self._proc_hostport(key[1])} {svc['s']}  \n"
+            for dest in reversed(list(svc["dests"])):
+                d = svc["dests"][dest]
+                out += f"  -> {self._proc_hostport(dest)}      {d['fwd']:<7} {d['w']:<6} 0          0\n"
+        return out
+
     def save(self) -> str:
         out = ""
         for key in sorted(self.services):
@@ -157,6 +185,7 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda *_a, **_k: BIN)
+    monkeypatch.setattr(ipvsadm, "read_proc_ip_vs", lambda _path: fake.proc() if fake.use_proc else None)
     return fake
 
 
@@ -314,10 +343,36 @@ def test_bulk_services_fixed_number_of_calls(run_module: RunModule, kernel: Fake
                  "real_servers": [{"address": "10.2.0.1"}, {"address": "10.2.0.2"}]} for i in range(300)]
     result = run_module(ipvs_service, {"services": services})
     assert result["changed"] and len(result["commands"]) == 900
-    assert len(kernel.calls) == 5  # 2 reads, 1 restore, 2 verification reads
+    # one ipvsadm listing per read (weights from /proc/net/ip_vs): read, restore, verifying read
+    assert [call[:3] for call in kernel.calls] == [["-L", "-n", "--thresholds"], ["-R"], ["-L", "-n", "--thresholds"]]
+    # the 300 entries are not echoed back in invocation; a short list is (Ansible's default)
+    assert result["invocation"]["module_args"]["services"] == "(300 entries, not echoed back)"
+    assert result["invocation"]["module_args"]["return_services"] == "changed"
     kernel.calls.clear()
     again = run_module(ipvs_service, {"services": services})
-    assert again["changed"] is False and len(kernel.calls) == 2
+    assert again["changed"] is False and len(kernel.calls) == 1
+    assert "invocation" not in run_module(ipvs_service, {"services": services[:100]})
+    bad = [dict(service) for service in services]
+    bad[250] = dict(bad[250], real_servers=[{"address": "10.2.0.1"}, {"address": "10.2.0.2", "weight": -1}])
+    failed = run_module(ipvs_service, {"services": bad})
+    assert failed["failed"] and failed["parameter"] == "services[250].real_servers[1].weight"
+    assert failed["invocation"]["module_args"]["services"] == "(300 entries, not echoed back)"
+
+
+@pytest.mark.parametrize("use_proc", [True, False])
+def test_weights_and_forwarding_read_with_or_without_proc(
+    run_module: RunModule, kernel: FakeKernel, use_proc: bool
+) -> None:
+    kernel.use_proc = use_proc
+    web = dict(WEB, real_servers=[{"address": "192.168.206.128", "weight": 3, "upper_threshold": 50},
+                                  {"address": "192.168.206.129", "forwarding": "tunnel", "weight": 0}])
+    assert run_module(ipvs_service, web)["changed"]
+    kernel.calls.clear()
+    assert run_module(ipvs_service, web)["changed"] is False
+    assert len(kernel.calls) == (1 if use_proc else 2)
+    kernel.services[("-t", "192.168.206.150:80")]["dests"]["192.168.206.129:80"]["w"] = 1  # changed by hand
+    result = run_module(ipvs_service, web)
+    assert result["commands"] == ["-e -t 192.168.206.150:80 -r 192.168.206.129:80 -i -w 0"]
 
 
 def test_thresholds_compared(run_module: RunModule, kernel: FakeKernel) -> None:
@@ -443,3 +498,16 @@ def test_ipvs_info(run_module: RunModule, kernel: FakeKernel) -> None:
     assert one["services"] == []
     bad = run_module(ipvs_info, {"service": {"address": "10.0.0.999", "port": 80}})
     assert bad["failed"] and bad["msg"].startswith("service.address:")
+
+
+def test_ipv6_and_fwmark_services_read_through_proc(run_module: RunModule, kernel: FakeKernel) -> None:
+    services = [
+        {"address": "2001:db8::150", "port": 80, "scheduler": "wrr",
+         "real_servers": [{"address": "2001:db8::128", "weight": 5}, {"address": "2001:db8::129"}]},
+        {"fwmark": 10, "scheduler": "lc", "real_servers": [{"address": "192.0.2.128", "weight": 2}]},
+        {"fwmark": 20, "family": "ipv6", "real_servers": [{"address": "2001:db8::128", "weight": 0}]},
+    ]
+    assert run_module(ipvs_service, {"services": services})["changed"]
+    kernel.calls.clear()
+    assert run_module(ipvs_service, {"services": services})["changed"] is False
+    assert kernel.calls == [["-L", "-n", "--thresholds"]]  # /proc/net/ip_vs agreed: no second listing
