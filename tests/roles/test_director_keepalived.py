@@ -234,7 +234,6 @@ def test_same_priority_in_a_pair_fails_naming_both(run_site: Callable[..., Run])
         assert run.module_names(host) == []
 
 
-
 def test_fwmark_service_with_a_known_mark(run_site: Callable[..., Run]) -> None:
     services = [{"fwmark": 7, "scheduler": "sh", "real_servers": [{"address": LAB["rs1"], "port": 443}]}]
     run = _site(run_site, lab_hosts("debian12"), json.dumps({"director_services": services,

@@ -77,8 +77,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             f"director_vip: {VIP}\nrealserver_vip: {VIP}\ndirector_table_owner: keepalived\n"
             "director_health_check: {type: HTTP_GET, path: /, status_code: 200, connect_timeout: 1, retry: 1,\n"
             "                        delay_before_retry: 1, delay_loop: 2}\n")
-        _wait(lambda: all("running" in _docker("exec", f"lvs-dr-ka-{n}", "systemctl", "is-system-running",
-                                                check=False).stdout for n in NODES), 120)
+
+        def booted() -> bool:
+            return all("running" in _docker("exec", f"lvs-dr-ka-{n}", "systemctl", "is-system-running",
+                                            check=False).stdout for n in NODES)
+
+        _wait(booted, 120)
         yield work
     finally:
         for node in NODES:
