@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import lzma
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,7 @@ def _no_mirror_override(monkeypatch):
 def test_mirror_from_deb822_skips_security(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(DEB822)
-    assert labhost.debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert labhost.hosttools.debian_mirror(tmp_path) == "http://mirror.example/debian"
 
 
 def test_mirror_from_legacy_sources_list(tmp_path):
@@ -52,18 +54,18 @@ def test_mirror_from_legacy_sources_list(tmp_path):
         "deb http://mirror.example/debian-security bookworm-security main\n"
         "deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"
     )
-    assert labhost.debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert labhost.hosttools.debian_mirror(tmp_path) == "http://mirror.example/debian"
 
 
 def test_mirror_override_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("LVS_DR_DEBIAN_MIRROR", "http://other.example/debian/")
-    assert labhost.debian_mirror(tmp_path) == "http://other.example/debian"
+    assert labhost.hosttools.debian_mirror(tmp_path) == "http://other.example/debian"
 
 
 def test_no_debian_mirror_is_a_clear_error(tmp_path):
     (tmp_path / "sources.list").write_text("deb http://archive.example/ubuntu jammy main\n")
-    with pytest.raises(labhost.LabError, match="LVS_DR_DEBIAN_MIRROR"):
-        labhost.debian_mirror(tmp_path)
+    with pytest.raises(labhost.common.LabError, match="LVS_DR_DEBIAN_MIRROR"):
+        labhost.hosttools.debian_mirror(tmp_path)
 
 
 def test_module_closure_orders_dependencies_first(tmp_path):
@@ -76,7 +78,7 @@ def test_module_closure_orders_dependencies_first(tmp_path):
         "kernel/drivers/virtio/virtio.ko:\n"
         "kernel/crypto/crc32c_generic.ko.xz:\n"
     )
-    order = labhost.module_closure(tmp_path, ("virtio_blk", "crc32c_generic", "ext4", "not_there"))
+    order = labhost.kernel.module_closure(tmp_path, ("virtio_blk", "crc32c_generic", "ext4", "not_there"))
     assert order == [
         "kernel/drivers/virtio/virtio.ko",
         "kernel/drivers/block/virtio_blk.ko",
@@ -94,23 +96,23 @@ def test_extract_vmlinux_finds_the_elf_payload(tmp_path):
     bzimage = tmp_path / "vmlinuz"
     bzimage.write_bytes(b"MZ setup code" + decoy + b"pad" + lzma.compress(elf, format=lzma.FORMAT_XZ) + b"trailer")
     out = tmp_path / "vmlinux"
-    assert labhost.extract_vmlinux(bzimage, out)
+    assert labhost.kernel.extract_vmlinux(bzimage, out)
     assert out.read_bytes() == elf
 
 
 def test_extract_vmlinux_reports_no_payload(tmp_path):
     bzimage = tmp_path / "vmlinuz"
     bzimage.write_bytes(b"MZ gzip-compressed kernel, no xz here")
-    assert not labhost.extract_vmlinux(bzimage, tmp_path / "vmlinux")
+    assert not labhost.kernel.extract_vmlinux(bzimage, tmp_path / "vmlinux")
 
 
 def test_digest_depends_on_content(tmp_path):
     f = tmp_path / "script.sh"
     f.write_text("echo one\n")
-    first = labhost.digest("guest", f)
-    assert first == labhost.digest("guest", f)
+    first = labhost.common.digest("guest", f)
+    assert first == labhost.common.digest("guest", f)
     f.write_text("echo two\n")
-    assert labhost.digest("guest", f) != first
+    assert labhost.common.digest("guest", f) != first
 
 
 def test_prune_keeps_current_artefacts_only(tmp_path, monkeypatch):
@@ -123,7 +125,7 @@ def test_prune_keeps_current_artefacts_only(tmp_path, monkeypatch):
         else:
             path.write_text("x")
     (tmp_path / "tls").mkdir()
-    labhost.prune(tmp_path, keep)
+    labhost.commands.prune(tmp_path, keep)
     assert all(p.exists() for p in keep)
     assert not any(p.exists() for p in stale)
     assert (tmp_path / "tls").exists()
@@ -133,7 +135,7 @@ def test_print_env_for_the_guest(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.delenv("DOCKER_TIMEOUT", raising=False)
-    labhost.print_env(labhost.docker_env(23760, tmp_path), "qemu", True)
+    labhost.commands.print_env(labhost.engine.docker_env(23760, tmp_path), "qemu", True)
     lines = capsys.readouterr().out.splitlines()
     assert "export DOCKER_HOST=tcp://127.0.0.1:23760" in lines
     assert "export DOCKER_TLS_VERIFY=1" in lines
@@ -149,7 +151,7 @@ def test_ca_bundle_also_trusts_the_lab_ca(tmp_path, monkeypatch):
     (tmp_path / "client").mkdir()
     (tmp_path / "client" / "ca.pem").write_text("LAB CA\n")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(system))
-    env = labhost.docker_env(1, tmp_path)
+    env = labhost.engine.docker_env(1, tmp_path)
     bundle = Path(env["REQUESTS_CA_BUNDLE"]).read_text()
     assert "SYSTEM CA" in bundle
     assert "LAB CA" in bundle
@@ -157,14 +159,14 @@ def test_ca_bundle_also_trusts_the_lab_ca(tmp_path, monkeypatch):
 
 def test_unknown_suite_is_named(monkeypatch):
     monkeypatch.setenv("LVS_DR_SUITES", "bookworm,sid")
-    with pytest.raises(labhost.LabError, match="'sid'"):
-        labhost.suites()
+    with pytest.raises(labhost.common.LabError, match="'sid'"):
+        labhost.common.suites()
 
 
 def test_missing_tools_name_the_packages(monkeypatch):
-    monkeypatch.setattr(labhost.shutil, "which", lambda tool: None)
-    with pytest.raises(labhost.LabError, match="apt-get install -y qemu-system-x86 qemu-utils"):
-        labhost.need_tools({"qemu-img": "qemu-utils", "qemu-system-x86_64": "qemu-system-x86"})
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    with pytest.raises(labhost.common.LabError, match="apt-get install -y qemu-system-x86 qemu-utils"):
+        labhost.hosttools.need_tools({"qemu-img": "qemu-utils", "qemu-system-x86_64": "qemu-system-x86"})
 
 
 # A stand-in for debootstrap: it claims its --cache-dir while it "downloads"
@@ -193,9 +195,9 @@ def fake_debootstrap(tmp_path, monkeypatch):
     script = bindir / "debootstrap"
     script.write_text(FAKE_DEBOOTSTRAP)
     script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{labhost.os.environ['PATH']}")
-    monkeypatch.setattr(labhost, "require_root", lambda why: None)
-    monkeypatch.setattr(labhost, "chroot_script", lambda root, script, *args: None)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setattr(labhost.images, "require_root", lambda why: None)
+    monkeypatch.setattr(labhost.images, "chroot_script", lambda root, script, *args: None)
     monkeypatch.setenv("LVS_DR_GUEST_DISK", "8M")
     return script
 
@@ -203,21 +205,22 @@ def fake_debootstrap(tmp_path, monkeypatch):
 def test_guest_and_images_build_side_by_side_on_an_empty_cache(tmp_path, fake_debootstrap, monkeypatch):
     """The guest disk (bookworm) and the bookworm node image start at the same
     moment on an empty cache; each debootstrap must get a cache of its own."""
-    if not labhost.shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:" + labhost.os.environ["PATH"]):
+    if not shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:" + os.environ["PATH"]):
         pytest.skip("mkfs.ext4 not installed (make deps)")
-    monkeypatch.setenv("PATH", labhost.os.environ["PATH"] + ":/usr/sbin:/sbin")
+    monkeypatch.setenv("PATH", os.environ["PATH"] + ":/usr/sbin:/sbin")
     monkeypatch.setenv("LVS_DR_SUITES", "bookworm")
     cache = tmp_path / "cache"
     cache.mkdir()
     modules = tmp_path / "kernel" / "lib" / "modules" / "6.1.0-test"
     modules.mkdir(parents=True)
-    kernel = {"dir": tmp_path / "kernel", "modules": modules}
+    kernel = labhost.kernel.Kernel(dir=tmp_path / "kernel", vmlinux=tmp_path / "vmlinux", initrd=tmp_path / "initrd",
+                                   modules=modules, release="6.1.0-test")
     tls = tmp_path / "tls"
     tls.mkdir()
     for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
         (tls / name).write_text(name)
 
-    base, tarballs = labhost.build_guest_and_images(cache, kernel, "http://mirror.example/debian", tls)
+    base, tarballs = labhost.commands.build_guest_and_images(cache, kernel, "http://mirror.example/debian", tls)
 
     assert base.exists() and base.name.startswith("guest-")
     assert tarballs["bookworm"].exists()
@@ -229,8 +232,8 @@ def test_debootstrap_failure_names_the_cause_not_the_progress(tmp_path, fake_deb
     debs = tmp_path / "debs" / "node-bookworm"
     debs.mkdir(parents=True)
     (debs / ".in-use").mkdir()  # someone else holds this cache
-    with pytest.raises(labhost.LabError) as err:
-        labhost.debootstrap(tmp_path / "root", "bookworm", "python3", "http://mirror.example/debian", debs)
+    with pytest.raises(labhost.common.LabError) as err:
+        labhost.images.debootstrap(tmp_path / "root", "bookworm", "python3", "http://mirror.example/debian", debs)
     message = str(err.value)
     assert "E: Couldn't download package: pkg7 (cache busy)" in message
     assert "I: Validating" not in message
@@ -248,8 +251,8 @@ def fake_host(monkeypatch, tmp_path):
     stops: list[str] = []
     state = {"started": True}
     env = {"DOCKER_HOST": "tcp://127.0.0.1:23999", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)}
-    monkeypatch.setattr(labhost, "bring_up", lambda: (dict(env), "qemu", state["started"]))
-    monkeypatch.setattr(labhost, "cmd_down", lambda _args: stops.append("down") or 0)
+    monkeypatch.setattr(labhost.commands, "bring_up", lambda: (dict(env), "qemu", state["started"]))
+    monkeypatch.setattr(labhost.commands, "cmd_down", lambda _args: stops.append("down") or 0)
     monkeypatch.delenv("LVS_DR_KEEP_LABHOST", raising=False)
     return stops, state
 
@@ -259,7 +262,7 @@ def test_exec_runs_the_command_with_the_exports_and_stops_the_guest_it_started(f
     out = tmp_path / "env.txt"
     monkeypatch.setenv("DOCKER_CONTEXT_LEFTOVER", "kept")
     script = f'echo "$DOCKER_HOST $LVS_DR_LABHOST $LVS_DR_LABHOST_STARTED $DOCKER_CONTEXT_LEFTOVER" > {out}; exit 3'
-    assert labhost.main(["exec", "--", "sh", "-c", script]) == 3  # the command's exit status
+    assert labhost.commands.main(["exec", "--", "sh", "-c", script]) == 3  # the command's exit status
     assert out.read_text().split() == ["tcp://127.0.0.1:23999", "qemu", "1", "kept"]
     assert stops == ["down"]  # also when the command failed
 
@@ -267,26 +270,26 @@ def test_exec_runs_the_command_with_the_exports_and_stops_the_guest_it_started(f
 def test_exec_leaves_a_guest_it_did_not_start_or_when_asked_to(fake_host, monkeypatch):
     stops, state = fake_host
     state["started"] = False
-    assert labhost.main(["exec", "--", "true"]) == 0
+    assert labhost.commands.main(["exec", "--", "true"]) == 0
     assert stops == []
     state["started"] = True
     monkeypatch.setenv("LVS_DR_KEEP_LABHOST", "1")
-    assert labhost.main(["exec", "--", "true"]) == 0
+    assert labhost.commands.main(["exec", "--", "true"]) == 0
     assert stops == []
 
 
 def test_exec_a_local_engine_drops_the_tls_exports(monkeypatch):
     monkeypatch.setenv("DOCKER_CERT_PATH", "/somewhere/else")
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
-    env = labhost.child_env({"DOCKER_HOST": "unix:///run/docker.sock"}, "local", False)
+    env = labhost.commands.child_env({"DOCKER_HOST": "unix:///run/docker.sock"}, "local", False)
     assert env["DOCKER_HOST"] == "unix:///run/docker.sock" and env["LVS_DR_LABHOST_STARTED"] == "0"
     assert "DOCKER_CERT_PATH" not in env and "DOCKER_TLS_VERIFY" not in env
 
 
 def test_exec_errors_name_what_is_missing(fake_host, capsys):
     stops, _state = fake_host
-    assert labhost.main(["exec"]) == 2
+    assert labhost.commands.main(["exec"]) == 2
     assert "exec: no command given" in capsys.readouterr().err
-    assert labhost.main(["exec", "--", "/nonexistent/command"]) == 2
+    assert labhost.commands.main(["exec", "--", "/nonexistent/command"]) == 2
     assert "exec: cannot run /nonexistent/command" in capsys.readouterr().err
     assert stops == ["down"]  # the guest it started is stopped again
