@@ -7,9 +7,14 @@ import importlib.util
 import lzma
 import os
 import shutil
+import socket
+import ssl
+import threading
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -293,3 +298,73 @@ def test_exec_errors_name_what_is_missing(fake_host, capsys):
     assert labhost.commands.main(["exec", "--", "/nonexistent/command"]) == 2
     assert "exec: cannot run /nonexistent/command" in capsys.readouterr().err
     assert stops == ["down"]  # the guest it started is stopped again
+
+
+# --------------------------------------------------------------------------- TLS keys
+
+
+def _mutual_tls_round_trip(tls: Path, client_ctx) -> bytes:
+    """One request over mutual TLS to a server holding the guest's keys (127.0.0.1, a free port)."""
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(tls / "ca.pem"))
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_cert_chain(str(tls / "server-cert.pem"), str(tls / "server-key.pem"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: dict[str, object] = {}
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
+            seen["peer"] = tls_conn.getpeercert()
+            tls_conn.sendall(b"pong")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            answer = conn.recv(4)
+    finally:
+        thread.join(10)
+        listener.close()
+    assert dict(x[0] for x in seen["peer"]["subject"])["commonName"] == "lvs-dr lab client"
+    return answer
+
+
+def test_tls_keys_made_in_an_empty_cache_pass_mutual_tls(tmp_path):
+    tls = labhost.tls.ensure_tls(tmp_path)
+    assert tls == tmp_path / "tls"
+    for name in ("ca.pem", "ca-key.pem", "server-cert.pem", "server-key.pem",
+                 "client/ca.pem", "client/cert.pem", "client/key.pem"):
+        assert (tls / name).is_file(), name
+    for key in ("ca-key.pem", "server-key.pem", "client/key.pem"):
+        assert (tls / key).stat().st_mode & 0o777 == 0o600
+    assert (tls / "server-key.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert _mutual_tls_round_trip(tls, labhost.tls.tls_context(tls)) == b"pong"
+
+
+def test_tls_certificates_are_what_dockerd_and_its_clients_expect(tmp_path):
+    tls = labhost.tls.ensure_tls(tmp_path)
+    ca = x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes())
+    server = x509.load_pem_x509_certificate((tls / "server-cert.pem").read_bytes())
+    client = x509.load_pem_x509_certificate((tls / "client" / "cert.pem").read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    san = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert list(server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH]
+    assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH]
+    for cert in (ca, server, client):
+        days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
+        assert days == labhost.tls.VALID_DAYS
+    assert server.issuer == ca.subject == client.issuer
+
+
+def test_existing_tls_keys_are_never_rewritten(tmp_path):
+    """The guest disk's cache key hashes server-cert.pem and the disk holds the server key."""
+    tls = labhost.tls.ensure_tls(tmp_path)
+    before = {p: p.read_bytes() for p in tls.rglob("*.pem")}
+    assert labhost.tls.ensure_tls(tmp_path) == tls
+    assert {p: p.read_bytes() for p in tls.rglob("*.pem")} == before

@@ -104,7 +104,7 @@ def build_guest_and_images(cache: Path, kernel: Kernel, mirror: str,
 
 
 QEMU_TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils", "debootstrap": "debootstrap",
-              "cpio": "cpio", "mkfs.ext4": "e2fsprogs", "openssl": "openssl", "busybox": "busybox-static",
+              "cpio": "cpio", "mkfs.ext4": "e2fsprogs", "busybox": "busybox-static",
               "docker": "docker.io", "apt-get": "apt", "file": "file", "depmod": "kmod"}
 
 
