@@ -9,6 +9,8 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -368,3 +370,85 @@ def test_existing_tls_keys_are_never_rewritten(tmp_path):
     before = {p: p.read_bytes() for p in tls.rglob("*.pem")}
     assert labhost.tls.ensure_tls(tmp_path) == tls
     assert {p: p.read_bytes() for p in tls.rglob("*.pem")} == before
+
+
+def test_prune_removes_only_the_link_to_another_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LVS_DR_SUITES", "bookworm")
+    shared = tmp_path / "shared"
+    (shared / "kernel-old").mkdir(parents=True)
+    (shared / "kernel-old" / "vmlinux").write_text("x")
+    (shared / "guest-old.raw").write_text("x")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kernel-old").symlink_to(shared / "kernel-old")
+    (cache / "guest-old.raw").symlink_to(shared / "guest-old.raw")
+    labhost.commands.prune(cache, set())
+    assert not (cache / "kernel-old").is_symlink() and not (cache / "guest-old.raw").is_symlink()
+    assert (shared / "kernel-old" / "vmlinux").exists() and (shared / "guest-old.raw").exists()
+
+
+# --------------------------------------------------------------------------- QMP
+
+# A stand-in for QEMU's QMP monitor: it greets, answers query-status, ignores
+# the power button (a guest that does not power off) and exits on quit. Its
+# command line names qemu, as pid_alive expects.
+FAKE_QEMU = """\
+import json, socket, sys
+server = socket.socket(socket.AF_UNIX)
+server.bind(sys.argv[1])
+server.listen(1)
+print("listening", flush=True)
+while True:
+    conn, _ = server.accept()
+    f = conn.makefile("rwb")
+    f.write(b'{"QMP": {"version": {}, "capabilities": []}}\\n'); f.flush()
+    for line in f:
+        cmd = json.loads(line)["execute"]
+        with open(sys.argv[2], "a") as log:
+            log.write(cmd + "\\n")
+        if cmd == "system_powerdown":  # an event may come before the answer
+            f.write(b'{"event": "POWERDOWN", "timestamp": {}}\\n')
+        answer = {"status": "running", "running": True} if cmd == "query-status" else {}
+        f.write(json.dumps({"return": answer}).encode() + b"\\n"); f.flush()
+        if cmd == "quit":
+            sys.exit(0)
+    f.close()
+    conn.close()
+"""
+
+
+@pytest.fixture
+def fake_qemu(tmp_path):
+    script = tmp_path / "fake-qemu.py"
+    script.write_text(FAKE_QEMU)
+    sock, calls = tmp_path / "lab.qmp", tmp_path / "calls"
+    proc = subprocess.Popen([sys.executable, str(script), str(sock), str(calls)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"listening\n"
+    yield labhost.qemu.QemuProcess(proc.pid, sock), proc, calls
+    proc.kill()
+    proc.wait()
+
+
+def test_qmp_status_and_a_stop_that_needs_quit(fake_qemu):
+    vm, proc, calls = fake_qemu
+    assert vm.status() == "running"
+    assert vm.alive()
+    reaper = threading.Thread(target=proc.wait)  # the test's child: reap it so that its pid goes away
+    reaper.start()
+    vm.stop(grace=0.5)
+    reaper.join(10)
+    assert proc.returncode == 0  # it quit: no signal was needed
+    commands = calls.read_text().split()
+    assert commands == ["qmp_capabilities", "query-status"] * 2 + [
+        "qmp_capabilities", "system_powerdown", "qmp_capabilities", "quit"]
+
+
+def test_without_qmp_the_pid_decides(tmp_path):
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        vm = labhost.qemu.QemuProcess(proc.pid, tmp_path / "absent.qmp")
+        assert vm.status() is None
+        assert not vm.alive()  # not a qemu: pid_alive looks at the command line
+    finally:
+        proc.kill()
+        proc.wait()

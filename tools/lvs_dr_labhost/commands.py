@@ -57,7 +57,7 @@ def prune(cache: Path, keep: set[Path]) -> None:
             if path in keep or (path.suffix == ".tar" and path.stem.split("-")[1] not in suites()):
                 continue
             log(f"cache: removing stale {path.name}")
-            if path.is_dir():
+            if path.is_dir() and not path.is_symlink():  # a link into another cache: only the link goes
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
@@ -180,9 +180,9 @@ def bring_up() -> LabHost:
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(layer), str(overlay)], capture=True)
     port = free_port(int(os.environ.get("LVS_DR_LAB_PORT", "23760")))
     t_boot = time.monotonic()
-    pid = start_qemu(kernel, overlay, port, state, "lab")
-    Guest(pid=pid, port=port, tls=tls, overlay=overlay, started=time.time()).save()
-    wait_ready(pid, port, tls, state / "lab-console.log")
+    vm = start_qemu(kernel, overlay, port, state, "lab")
+    Guest(pid=vm.pid, port=port, tls=tls, overlay=overlay, started=time.time()).save()
+    wait_ready(vm.pid, port, tls, state / "lab-console.log")
     log(f"guest ready: boot {time.monotonic() - t_boot:.0f}s, total {time.monotonic() - t0:.0f}s; "
         f"Docker API on 127.0.0.1:{port} (mutual TLS, keys in {tls / 'client'})")
     log("stop it with: tools/labhost down   (or: make lab-down)")
@@ -253,12 +253,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"cache: {cache}")
     if guest and guest.alive():
         ready = docker_ping(guest.port, guest.tls)
+        qemu_state = guest.process.status()  # None: no QMP socket (a guest started before QMP was used)
         rss = ""
         with contextlib.suppress(OSError):
             m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{guest.pid}/status").read_text())
             rss = f", host RSS {int(m.group(1)) // 1024} MiB" if m else ""
         print(f"guest: running, pid {guest.pid}, Docker API 127.0.0.1:{guest.port} "
-              f"({'ready' if ready else 'not answering'}){rss}")
+              f"({'ready' if ready else 'not answering'}){rss}"
+              + (f", QEMU {qemu_state}" if qemu_state not in (None, "running") else ""))
     else:
         print("guest: not running")
     for path in sorted(cache.glob("*")):

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import http.client
 import os
 import shutil
 import ssl
-import subprocess
 import time
 from pathlib import Path
 from typing import Optional
 
-from .common import TOOLS, log, node_image_tag, run
-from .hosttools import need_tools
+import docker
+import docker.constants
+import docker.errors
+import docker.utils
+import requests
+
+from .common import TOOLS, LabError, log, node_image_tag
 from .tls import tls_context
+
+# Importing a node image or starting the probe's container under emulation
+# can take minutes (the Docker SDK's default timeout is 60 s).
+IMPORT_TIMEOUT = 600
 
 
 def docker_ping(port: int, tls: Path, timeout: float = 3.0) -> bool:
@@ -48,25 +57,48 @@ def docker_env(port: int, tls: Path) -> dict[str, str]:
     return env
 
 
-def docker_cli(env: dict[str, str], *args: str, **kw: object) -> subprocess.CompletedProcess:
-    need_tools({"docker": "docker.io"})
-    return run(["docker", *args], env=env, **kw)  # type: ignore[arg-type]
+def docker_client(env: dict[str, str], timeout: int = 20) -> docker.DockerClient:
+    """An SDK client for the engine `env` points at (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH),
+    speaking the engine's API version; asking for it is also the ping (DockerException when it does not answer).
+
+    requests' trust_env is off before the first request: a REQUESTS_CA_BUNDLE in
+    this process's environment would otherwise replace the lab CA that
+    DOCKER_CERT_PATH names (docker_env hands the combined bundle to the
+    commands it runs, not to this process)."""
+    kwargs = docker.utils.kwargs_from_env(environment=env or dict(os.environ))
+
+    def client_for(version: str) -> docker.DockerClient:
+        client = docker.DockerClient(version=version, timeout=timeout, **kwargs)
+        client.api.trust_env = False
+        return client
+
+    probe = client_for(docker.constants.MINIMUM_DOCKER_API_VERSION)
+    try:
+        version = probe.api.version(api_version=False)["ApiVersion"]
+    except requests.exceptions.RequestException as exc:  # the SDK's own constructor wraps these too
+        raise docker.errors.DockerException(f"Error while fetching server API version: {exc}") from None
+    finally:
+        probe.close()
+    return client_for(version)
 
 
 def import_node_image(env: dict[str, str], suite: str, tarball: Path) -> None:
     tag = node_image_tag(suite)
     key = tarball.stem.rsplit("-", 1)[-1]
-    have = docker_cli(env, "image", "inspect", "-f", '{{ index .Config.Labels "lvs-dr.key" }}', tag,
-                      capture=True, check=False)
-    if have.returncode == 0 and have.stdout.strip() == key:
-        return
+    client = docker_client(env, timeout=IMPORT_TIMEOUT)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        labels = client.api.inspect_image(tag)["Config"].get("Labels") or {}
+        if labels.get("lvs-dr.key") == key:
+            return
     t0 = time.monotonic()
     log(f"images: importing {tag} ({tarball.stat().st_size // 2**20} MiB)")
-    docker_cli(env, "import",
-               "--change", 'CMD ["/sbin/init"]',
-               "--change", "ENV container=docker",
-               "--change", f"LABEL lvs-dr.key={key}",
-               str(tarball), tag, capture=True)
+    repository, _, image_tag = tag.partition(":")
+    try:
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=image_tag,
+                                          changes=['CMD ["/sbin/init"]', "ENV container=docker",
+                                                   f"LABEL lvs-dr.key={key}"])
+    except docker.errors.DockerException as exc:
+        raise LabError(f"images: importing {tag} from {tarball} failed: {exc}") from None
     log(f"images: {tag} imported in {time.monotonic() - t0:.0f}s")
 
 
@@ -89,13 +121,19 @@ def local_engine_env() -> Optional[dict[str, str]]:
     if os.environ.get("LVS_DR_LABHOST") == "qemu" or not shutil.which("docker"):
         return None
     env = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
-    probe = run(["docker", "version", "--format", "{{.Server.Version}}"], capture=True, check=False, timeout=20)
-    if probe.returncode != 0:
+    try:
+        docker_client(env).close()
+    except docker.errors.DockerException:
         return None
     return env
 
 
 def engine_has_ipvs(env: dict[str, str], suite: str) -> bool:
-    probe = docker_cli(env, "run", "--rm", "--privileged", "--network=none", node_image_tag(suite),
-                       "python3", "-c", IPVS_PROBE.read_text(), capture=True, check=False)
-    return probe.returncode == 0
+    """Whether a privileged container on this engine sees a kernel with IPVS (the probe exits 0)."""
+    client = docker_client(env, timeout=IMPORT_TIMEOUT)
+    try:
+        client.containers.run(node_image_tag(suite), ["python3", "-c", IPVS_PROBE.read_text()], remove=True,
+                              privileged=True, network_mode="none", stdout=True, stderr=True)
+    except docker.errors.DockerException:  # ContainerError: the probe failed; APIError: no container at all
+        return False
+    return True

@@ -12,12 +12,101 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .common import LabError, digest, log, node_image_tag, run, run_dir, tail
-from .engine import docker_cli, docker_env, docker_ping, import_node_images
+from .common import LabError, digest, log, run, run_dir, tail
+from .engine import docker_env, docker_ping, import_node_images
 from .kernel import Kernel
 
 GUEST_PORT_IN = 2376
 READY_TIMEOUT = 300
+# How long a guest may take to power off after the ACPI power button before
+# QEMU is told to quit: the lab's disk is an overlay thrown away afterwards,
+# the provisioning layer is kept and must be clean.
+LAB_POWERDOWN_GRACE = 15.0
+PROVISION_POWERDOWN_GRACE = 120.0
+# A unix socket's path has room for 107 bytes; a longer run directory goes without QMP.
+UNIX_PATH_MAX = 107
+
+
+class QmpError(LabError):
+    """QEMU answered a QMP command with an error."""
+
+
+class Qmp:
+    """One QEMU Machine Protocol session: JSON lines over the unix socket QEMU listens on (-qmp)."""
+
+    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(str(path))
+            self._file = self._sock.makefile("rwb")
+            if "QMP" not in self._message():
+                raise QmpError(f"{path}: not a QMP greeting")
+            self.execute("qmp_capabilities")
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def __enter__(self) -> Qmp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # the socket's file descriptor stays open while its file object is
+        self._sock.close()
+
+    def _message(self) -> dict:
+        line = self._file.readline()
+        if not line:
+            raise ConnectionResetError("QEMU closed the QMP socket")
+        return json.loads(line)
+
+    def execute(self, command: str, **arguments: object) -> object:
+        request: dict[str, object] = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        self._file.write(json.dumps(request).encode() + b"\n")
+        self._file.flush()
+        while True:
+            reply = self._message()
+            if "error" in reply:
+                raise QmpError(f"QMP {command}: {reply['error'].get('desc', reply['error'])}")
+            if "return" in reply:
+                return reply["return"]
+            # anything else is an asynchronous event (SHUTDOWN, POWERDOWN, ...)
+
+
+@dataclass(frozen=True)
+class QemuProcess:
+    """A QEMU started by start_qemu: its pid, and its QMP socket (the pid is the fallback)."""
+
+    pid: int
+    qmp: Path
+
+    def status(self) -> Optional[str]:
+        """QEMU's run state ("running", "shutdown", "paused", ...), or None when QMP does not answer."""
+        try:
+            with Qmp(self.qmp) as session:
+                answer = session.execute("query-status")
+        except (OSError, ValueError, LabError):
+            return None
+        return str(answer.get("status")) if isinstance(answer, dict) else None
+
+    def alive(self) -> bool:
+        return self.status() is not None or pid_alive(self.pid)
+
+    def stop(self, grace: float) -> None:
+        """The ACPI power button, then QMP quit after `grace` seconds, then signals (a QEMU without QMP)."""
+        if not pid_alive(self.pid):
+            return
+        with contextlib.suppress(OSError, ValueError, LabError):
+            with Qmp(self.qmp) as session:
+                session.execute("system_powerdown")
+            if not wait_for_exit(self.pid, grace):
+                with Qmp(self.qmp) as session:
+                    session.execute("quit")
+                wait_for_exit(self.pid, 10.0)
+        stop_pid(self.pid)
+        self.qmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -51,11 +140,15 @@ class Guest:
     def forget(cls) -> None:
         cls.state_file().unlink(missing_ok=True)
 
+    @property
+    def process(self) -> QemuProcess:
+        return QemuProcess(self.pid, self.state_file().parent / "lab.qmp")
+
     def alive(self) -> bool:
-        return pid_alive(self.pid)
+        return self.process.alive()
 
     def stop(self) -> None:
-        stop_pid(self.pid)
+        self.process.stop(grace=LAB_POWERDOWN_GRACE)
 
 
 def free_port(preferred: int) -> int:
@@ -69,9 +162,11 @@ def free_port(preferred: int) -> int:
     raise LabError("no free TCP port on 127.0.0.1")
 
 
-def start_qemu(kernel: Kernel, disk: Path, port: int, state: Path, tag: str) -> int:
+def start_qemu(kernel: Kernel, disk: Path, port: int, state: Path, tag: str) -> QemuProcess:
     console = state / f"{tag}-console.log"
     pidfile = state / f"{tag}.pid"
+    qmp = state / f"{tag}.qmp"
+    qmp.unlink(missing_ok=True)
     mem = os.environ.get("LVS_DR_GUEST_MEM", "2048")
     argv = [
         "qemu-system-x86_64", "-name", f"lvs-dr-{tag}",
@@ -87,8 +182,10 @@ def start_qemu(kernel: Kernel, disk: Path, port: int, state: Path, tag: str) -> 
         "-serial", f"file:{console}",
         "-daemonize", "-pidfile", str(pidfile),
     ]
+    if len(str(qmp)) < UNIX_PATH_MAX:
+        argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     run(argv, capture=True)
-    return int(pidfile.read_text().strip())
+    return QemuProcess(int(pidfile.read_text().strip()), qmp)
 
 
 def pid_alive(pid: int) -> bool:
@@ -116,15 +213,20 @@ def wait_ready(pid: int, port: int, tls: Path, console: Path) -> None:
                    + tail(console))
 
 
+def wait_for_exit(pid: int, seconds: float) -> bool:
+    """Whether the process is gone within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.2)
+    return not pid_alive(pid)
+
+
 def stop_pid(pid: int, grace: float = 20.0) -> None:
     if not pid_alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.2)
-    if pid_alive(pid):
+    if not wait_for_exit(pid, grace):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -143,20 +245,16 @@ def provisioned_disk(cache: Path, base: Path, kernel: Kernel, tls: Path,
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base), str(part)], capture=True)
     state = run_dir()
     port = free_port(0)
-    pid = start_qemu(kernel, part, port, state, "provision")
+    vm = start_qemu(kernel, part, port, state, "provision")
     try:
-        wait_ready(pid, port, tls, state / "provision-console.log")
-        env = docker_env(port, tls)
-        import_node_images(env, tarballs)
-        # A clean shutdown, so the layer is consistent before it is reused.
-        docker_cli(env, "run", "--rm", "--privileged", "--pid=host", "--network=none",
-                   node_image_tag(next(iter(tarballs))), "nsenter", "-t", "1", "-m", "--", "systemctl",
-                   "poweroff", capture=True, check=False)
-        deadline = time.monotonic() + 120
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_ready(vm.pid, port, tls, state / "provision-console.log")
+        import_node_images(docker_env(port, tls), tarballs)
+        # A clean shutdown (the ACPI power button), so the layer is consistent before it is reused.
+        t_off = time.monotonic()
+        vm.stop(grace=PROVISION_POWERDOWN_GRACE)
+        log(f"guest: powered off in {time.monotonic() - t_off:.0f}s")
     finally:
-        stop_pid(pid)
+        vm.stop(grace=0)
     part.rename(out)
     log(f"guest: image layer ready in {time.monotonic() - t0:.0f}s")
     return out
