@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .common import LAB, LabError, digest, log, run
@@ -88,22 +89,31 @@ def node_key(suite: str, mirror: str) -> str:
     return digest("node", suite, mirror, NODE_PACKAGES, NODE_PREINSTALLED, LAB / "node-setup.sh")
 
 
+@contextlib.contextmanager
+def debootstrapped(cache: Path, out: Path, suite: str, packages: str, *, mirror: str, debs: str,
+                   what: str, how: str) -> Iterator[tuple[Path, Path]]:
+    """A fresh root file system for `out` (root, and the .part file to write): renamed to `out` on success."""
+    require_root(f"building the lab {what}")
+    t0 = time.monotonic()
+    log(f"{what}: debootstrap {suite} {how} -> {out.name}")
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        root = Path(tmp) / "root"
+        debootstrap(root, suite, packages, mirror, cache / "debs" / debs)
+        part = out.with_suffix(".part")
+        yield root, part
+        part.rename(out)
+    log(f"{what}: built in {time.monotonic() - t0:.0f}s")
+
+
 def build_node_rootfs(cache: Path, suite: str, mirror: str) -> Path:
     """A tarball of the lab node's root file system (docker import input)."""
     out = cache / f"node-{suite}-{node_key(suite, mirror)}.tar"
     if out.exists():
         return out
-    require_root("building the lab node image")
-    t0 = time.monotonic()
-    log(f"node image: debootstrap {suite} (systemd, python3) -> {out.name}")
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        root = Path(tmp) / "root"
-        debootstrap(root, suite, NODE_PACKAGES, mirror, cache / "debs" / f"node-{suite}")
+    with debootstrapped(cache, out, suite, NODE_PACKAGES, mirror=mirror, debs=f"node-{suite}",
+                        what="node image", how="(systemd, python3)") as (root, part):
         chroot_script(root, LAB / "node-setup.sh", suite, mirror, NODE_PREINSTALLED)
-        part = out.with_suffix(".part")
         run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(part), "."])
-        part.rename(out)
-    log(f"node image: built in {time.monotonic() - t0:.0f}s")
     return out
 
 
@@ -116,12 +126,8 @@ def build_guest_disk(cache: Path, kernel: Kernel, mirror: str, tls: Path) -> Pat
     out = cache / f"guest-{guest_key(kernel, mirror, tls)}.raw"
     if out.exists():
         return out
-    require_root("building the lab guest")
-    t0 = time.monotonic()
-    log(f"guest: debootstrap {GUEST_SUITE} with dockerd -> {out.name}")
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        root = Path(tmp) / "root"
-        debootstrap(root, GUEST_SUITE, GUEST_PACKAGES, mirror, cache / "debs" / f"guest-{GUEST_SUITE}")
+    with debootstrapped(cache, out, GUEST_SUITE, GUEST_PACKAGES, mirror=mirror, debs=f"guest-{GUEST_SUITE}",
+                        what="guest", how="with dockerd") as (root, part):
         moddir = kernel.modules
         dest = root / "lib" / "modules" / moddir.name
         shutil.copytree(moddir, dest, symlinks=True,
@@ -133,9 +139,6 @@ def build_guest_disk(cache: Path, kernel: Kernel, mirror: str, tls: Path) -> Pat
         for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
             shutil.copy(tls / name, tlsdir / name)
         chroot_script(root, LAB / "guest-setup.sh")
-        part = out.with_suffix(".part")
         run(["mkfs.ext4", "-q", "-F", "-L", "lvsdr-guest", "-d", str(root), str(part),
              os.environ.get("LVS_DR_GUEST_DISK", "16G")], capture=True)
-        part.rename(out)
-    log(f"guest: built in {time.monotonic() - t0:.0f}s")
     return out
