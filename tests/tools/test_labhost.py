@@ -404,10 +404,12 @@ while True:
     f.write(b'{"QMP": {"version": {}, "capabilities": []}}\\n'); f.flush()
     for line in f:
         cmd = json.loads(line)["execute"]
-        with open(sys.argv[2], "a") as log:
-            log.write(cmd + "\\n")
         if cmd == "system_powerdown":  # an event may come before the answer
             f.write(b'{"event": "POWERDOWN", "timestamp": {}}\\n')
+        if cmd == "send-key":
+            cmd += "+" + "-".join(k["data"] for k in json.loads(line)["arguments"]["keys"])
+        with open(sys.argv[2], "a") as log:
+            log.write(cmd + "\\n")
         answer = {"status": "running", "running": True} if cmd == "query-status" else {}
         f.write(json.dumps({"return": answer}).encode() + b"\\n"); f.flush()
         if cmd == "quit":
@@ -441,6 +443,18 @@ def test_qmp_status_and_a_stop_that_needs_quit(fake_qemu):
     commands = calls.read_text().split()
     assert commands == ["qmp_capabilities", "query-status"] * 2 + [
         "qmp_capabilities", "system_powerdown", "qmp_capabilities", "quit"]
+
+
+def test_a_clean_stop_syncs_and_remounts_before_quit(fake_qemu, monkeypatch):
+    vm, proc, calls = fake_qemu
+    monkeypatch.setattr(labhost.qemu, "SYSRQ_SETTLE", 0.1)
+    reaper = threading.Thread(target=proc.wait)
+    reaper.start()
+    vm.stop(grace=0.5, clean=True)
+    reaper.join(10)
+    assert proc.returncode == 0
+    assert calls.read_text().split() == ["qmp_capabilities", "system_powerdown", "qmp_capabilities",
+                                         "send-key+alt-sysrq-s", "send-key+alt-sysrq-u", "quit"]
 
 
 def test_without_qmp_the_pid_decides(tmp_path):

@@ -21,8 +21,12 @@ READY_TIMEOUT = 300
 # How long a guest may take to power off after the ACPI power button before
 # QEMU is told to quit: the lab's disk is an overlay thrown away afterwards,
 # the provisioning layer is kept and must be clean.
-LAB_POWERDOWN_GRACE = 15.0
-PROVISION_POWERDOWN_GRACE = 120.0
+LAB_POWERDOWN_GRACE = 5.0
+PROVISION_POWERDOWN_GRACE = 20.0
+# SysRq s (sync) and u (remount read-only) before a quit that must leave a clean
+# disk; each runs in the guest kernel's workqueue: a few seconds apart.
+SYSRQ_CLEAN_STOP = ("s", "u")
+SYSRQ_SETTLE = 5.0
 # A unix socket's path has room for 107 bytes; a longer run directory goes without QMP.
 UNIX_PATH_MAX = 107
 
@@ -94,8 +98,12 @@ class QemuProcess:
     def alive(self) -> bool:
         return self.status() is not None or pid_alive(self.pid)
 
-    def stop(self, grace: float) -> None:
-        """The ACPI power button, then QMP quit after `grace` seconds, then signals (a QEMU without QMP)."""
+    def stop(self, grace: float, clean: bool = False) -> None:
+        """The ACPI power button; after `grace` seconds QMP quit (with `clean`, after the kernel's
+        emergency sync and read-only remount, sent as SysRq keys); signals for a QEMU without QMP.
+
+        The lab guest leaves out kernel/drivers/input (evdev), so systemd-logind never
+        sees the power button and only the quit stops it; SysRq needs no evdev."""
         if not pid_alive(self.pid):
             return
         with contextlib.suppress(OSError, ValueError, LabError):
@@ -103,6 +111,11 @@ class QemuProcess:
                 session.execute("system_powerdown")
             if not wait_for_exit(self.pid, grace):
                 with Qmp(self.qmp) as session:
+                    if clean:
+                        for key in SYSRQ_CLEAN_STOP:
+                            session.execute("send-key", keys=[{"type": "qcode", "data": k} for k in
+                                                              ("alt", "sysrq", key)])
+                            time.sleep(SYSRQ_SETTLE)
                     session.execute("quit")
                 wait_for_exit(self.pid, 10.0)
         stop_pid(self.pid)
@@ -249,9 +262,9 @@ def provisioned_disk(cache: Path, base: Path, kernel: Kernel, tls: Path,
     try:
         wait_ready(vm.pid, port, tls, state / "provision-console.log")
         import_node_images(docker_env(port, tls), tarballs)
-        # A clean shutdown (the ACPI power button), so the layer is consistent before it is reused.
+        # A clean stop, so the layer is consistent before it is reused.
         t_off = time.monotonic()
-        vm.stop(grace=PROVISION_POWERDOWN_GRACE)
+        vm.stop(grace=PROVISION_POWERDOWN_GRACE, clean=True)
         log(f"guest: powered off in {time.monotonic() - t_off:.0f}s")
     finally:
         vm.stop(grace=0)
