@@ -42,7 +42,7 @@ $(COLLECTIONS)/ansible_collections/lvs/dr:
 lint: venv ## yamllint, ansible-lint (production profile), ruff, antsibull-docs, antsibull-changelog
 	yamllint -s .
 	env -u ANSIBLE_COLLECTIONS_PATH ansible-lint  # it installs the collection for itself
-	ruff check . tools/labhost tools/lab tools/ansible-test tools/test-built-collection tools/lint-docs
+	ruff check . tools/labhost tools/lvs_dr_labhost tools/lab tools/ansible-test tools/test-built-collection tools/lint-docs
 	tools/lint-docs  # antsibull-docs lint-collection-docs --plugin-docs
 	antsibull-changelog lint
 
