@@ -315,7 +315,7 @@ def _mutual_tls_round_trip(tls: Path, client_ctx) -> bytes:
     seen: dict[str, object] = {}
 
     def serve() -> None:
-        conn, _ = listener.accept()
+        conn, _address = listener.accept()
         with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
             seen["peer"] = tls_conn.getpeercert()
             tls_conn.sendall(b"pong")
