@@ -179,7 +179,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_drain import (
     validate,
     weight_lines,
 )
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import merge_listings, parse_listing
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import Ipvsadm
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -201,15 +200,9 @@ sleep: Callable[[float], None] = time.sleep
 
 
 def read(ipvsadm: Ipvsadm, request: DrainRequest) -> list[Entry]:
-    """The server's entries with weights, thresholds and connection counts (two listings)."""
-    listing = parse_listing(ipvsadm.list_raw(), "list")
-    thresholds = parse_listing(ipvsadm.list_raw("--thresholds"), "thresholds")
-    return entries(merge_listings(listing, thresholds=thresholds), request)
-
-
-def count(ipvsadm: Ipvsadm, request: DrainRequest) -> list[Entry]:
-    """The server's entries with their connection counts (one listing, while waiting)."""
-    return entries(parse_listing(ipvsadm.list_raw(), "list"), request)
+    """The server's entries with weights, forwarding, thresholds and connection counts: the table as
+    ipvs_service reads it (one ipvsadm listing and /proc/net/ip_vs)."""
+    return entries(ipvsadm.read_table(), request)
 
 
 def wait(ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry]) -> tuple[list[Entry], float, bool]:
@@ -220,7 +213,7 @@ def wait(ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry]) -> tuple[l
         if elapsed >= request.timeout:
             return found, round(elapsed, 1), True
         sleep(min(request.poll_interval, request.timeout - elapsed))
-        found = count(ipvsadm, request)
+        found = read(ipvsadm, request)
         if not found:  # someone else removed it meanwhile
             break
     return found, round(clock() - start, 1), False
@@ -289,9 +282,10 @@ def run(module: AnsibleModule) -> dict[str, Any]:
                    + ", ".join(f"{entry.name} ({entry.active}/{entry.inactive})" for entry in found))
         if request.fail_on_timeout:
             diff.add(f"IPVS entries of {what}", before, table_text(found))
-            raise LvsDrError(message + "; it stays at weight 0 and was not removed", parameter="timeout",
-                             services=describe(found), waited=result["waited"], timed_out=True,
-                             left=result["left"], commands=applied, changed=bool(applied), diff=diff.entries)
+            fields = diff.report({"services": describe(found), "waited": result["waited"], "timed_out": True,
+                                  "left": result["left"], "commands": applied, "changed": bool(applied)},
+                                 module._diff)
+            raise LvsDrError(message + "; it stays at weight 0 and was not removed", parameter="timeout", **fields)
         module.warn(message + ("; removing it cuts them" if commands_remove else ""))
     if commands_remove and found:
         removal = removal_lines(found)

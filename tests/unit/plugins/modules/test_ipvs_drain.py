@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import pytest
 from ansible.module_utils import basic
+from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm
 from ansible_collections.lvs.dr.plugins.modules import ipvs_drain
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
 
         monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
         monkeypatch.setattr(basic.AnsibleModule, "warn", lambda _module, msg: kernel.warnings.append(msg))
+        monkeypatch.setattr(ipvsadm, "read_proc_ip_vs", lambda _path: None)  # the listings only
         monkeypatch.setattr(ipvs_drain, "clock", timer.clock)
         monkeypatch.setattr(ipvs_drain, "sleep", timer.sleep)
         monkeypatch.setattr(ipvs_drain, "quiescent_templates_expire", lambda: False)
