@@ -20,6 +20,16 @@ def read_file(path: str) -> Optional[str]:
         return None
 
 
+def read_text(path: str) -> Optional[str]:
+    """Content of a file a module only reads (/proc, /sys, /lib/modules, /etc/os-release); None when it
+    cannot be read for any reason."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def file_target_problem(path: str) -> Optional[str]:
     """Why :func:`write_atomic` could not create or replace ``path``, None when it can.
 

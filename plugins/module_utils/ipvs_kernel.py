@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_text
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import SCHEDULERS
 
 PROC_ROOT = "/proc"
@@ -69,14 +70,6 @@ def parse_proc_ip_vs(text: str) -> tuple[Optional[str], Optional[int]]:
     return match.group(1), int(match.group(2))
 
 
-def _read(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
 def _read_first_line(path: str) -> Optional[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -86,7 +79,7 @@ def _read_first_line(path: str) -> Optional[str]:
 
 
 def kernel_release(proc_root: str = PROC_ROOT) -> str:
-    text = _read(os.path.join(proc_root, "sys", "kernel", "osrelease"))
+    text = read_text(os.path.join(proc_root, "sys", "kernel", "osrelease"))
     return text.strip() if text and text.strip() else platform.release()
 
 
@@ -104,8 +97,8 @@ class ModuleIndex:
     @classmethod
     def read(cls, release: str, modules_root: str = MODULES_ROOT) -> ModuleIndex:
         directory = os.path.join(modules_root, release)
-        dep = _read(os.path.join(directory, "modules.dep"))
-        builtin = _read(os.path.join(directory, "modules.builtin"))
+        dep = read_text(os.path.join(directory, "modules.dep"))
+        builtin = read_text(os.path.join(directory, "modules.builtin"))
         if dep is None or builtin is None:
             return cls(None, None)
         return cls(parse_modules_dep(dep), parse_modules_builtin(builtin))

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_text
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     IpvsParseError,
     merge_listings,
@@ -74,20 +75,12 @@ def default_save_path(os_release: str) -> Optional[str]:
 
 
 def read_os_release(path: str = "/etc/os-release") -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return ""
+    return read_text(path) or ""
 
 
 def read_proc_ip_vs(path: str) -> Optional[str]:
     """The text of /proc/net/ip_vs, None when it cannot be read (no IPVS loaded, /proc not mounted)."""
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
+    return read_text(path)
 
 
 class Ipvsadm:
