@@ -10,6 +10,7 @@ neighbour on the link add the ``peer`` fixture: a second namespace holding
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,38 +89,44 @@ class Netns:
         return run_module_file(name, args, check, diff, prefix=["ip", "netns", "exec", self.name])
 
 
+@contextlib.contextmanager
+def _namespace(device: str, address: str, before: Callable[[str], None] = lambda _name: None) -> Iterator[Netns]:
+    """A throwaway namespace ``lvsdr-ft-<random>`` with ``lo`` and ``device`` up, ``address`` on ``device``;
+    ``before(name)`` runs once the namespace exists (to create ``device`` or move it in)."""
+    name = f"lvsdr-ft-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        ns = Netns(name)
+        before(name)
+        ns.sh("ip", "link", "set", "lo", "up")
+        ns.sh("ip", "link", "set", device, "up")
+        ns.sh("ip", "addr", "add", address, "dev", device)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
 @pytest.fixture
 def netns() -> Iterator[Netns]:
     reason = _netns_unavailable()
     if reason:
         pytest.skip(reason)
-    name = f"lvsdr-ft-{uuid.uuid4().hex[:10]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        ns = Netns(name)
-        ns.sh("ip", "link", "set", "lo", "up")
-        ns.sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-        ns.sh("ip", "link", "set", "eth0", "up")
-        ns.sh("ip", "addr", "add", "198.51.100.10/24", "dev", "eth0")
+
+    def veth(name: str) -> None:
+        Netns(name).sh("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+
+    with _namespace("eth0", "198.51.100.10/24", veth) as ns:
         yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.fixture
 def peer(netns: Netns) -> Iterator[Netns]:
     """A second namespace on the other end of the veth pair: ``eth1`` up with 198.51.100.20/24, ``lo`` up."""
-    name = f"lvsdr-ft-{uuid.uuid4().hex[:10]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    def move_eth1(name: str) -> None:
         netns.sh("ip", "link", "set", "eth1", "netns", name)
-        ns = Netns(name)
-        ns.sh("ip", "link", "set", "lo", "up")
-        ns.sh("ip", "link", "set", "eth1", "up")
-        ns.sh("ip", "addr", "add", "198.51.100.20/24", "dev", "eth1")
+
+    with _namespace("eth1", "198.51.100.20/24", move_eth1) as ns:
         yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.fixture
