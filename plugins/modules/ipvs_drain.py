@@ -165,6 +165,7 @@ from typing import Any, Callable, Optional
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
+from ansible_collections.lvs.dr.plugins.module_utils.files import read_text
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_drain import (
     STATES,
     WAIT_FOR,
@@ -220,11 +221,9 @@ def wait(ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry]) -> tuple[l
 
 
 def quiescent_templates_expire() -> Optional[bool]:
-    try:
-        with open(QUIESCENT_TEMPLATE, encoding="ascii") as handle:
-            return handle.read().strip() != "0"
-    except OSError:
-        return None
+    """The kernel's expire_quiescent_template setting; None when it cannot be read."""
+    text = read_text(QUIESCENT_TEMPLATE)
+    return None if text is None else text.strip() != "0"
 
 
 def check_result(ipvsadm: Ipvsadm, request: DrainRequest, weight: int, removed: bool) -> list[Entry]:
