@@ -75,8 +75,8 @@ def _pair(master_table: dict[str, Any], *, holder: str = "director") -> dict[str
     conf = {"changed": False, "content": base64.b64encode(CONF.encode()).decode(), "encoding": "base64"}
     hosts = {
         "director": _host("director", LAB["director"], **{"lvs.dr.ipvs_info": master_table, "slurp": conf}),
-        "director2": _host("director2", DIRECTOR2, **{"lvs.dr.ipvs_info": _table(LAB["rs1"], LAB["rs2"]),
-                                                     "slurp": conf}),
+        "director2": _host("director2", DIRECTOR2,
+                           **{"lvs.dr.ipvs_info": _table(LAB["rs1"], LAB["rs2"]), "slurp": conf}),
     }
     hosts[holder]["facts"]["all_ipv4_addresses"].append(VIP)
     hosts["director"]["answers"]["command"] = _addresses(LAB["director"], *([VIP] if holder == "director" else []))
