@@ -3,16 +3,18 @@
 Usage: python3 ha_client.py VIP SECONDS STOP_FILE [TRANSFER_PATH TRANSFER_RATE]
 
 Until SECONDS have passed or STOP_FILE exists, 3 workers each make one request per new TCP connection,
-back to back (20 ms apart), each with a 1 s timeout: a request that gets no complete 200 answer in time
-counts as failed (a SYN lost to a director that is gone is a failure, not hidden by a retransmission).
+back to back (20 ms apart), each with a 5 s timeout (as load_client.py of the default scenario): a request
+that gets no complete 200 answer in time counts as failed. A SYN lost to a director that has gone is sent
+again by the kernel (after 1 s, then 3 s), so a short failover delays requests rather than failing them:
+the outage is measured as the longest time without any answer (longest_gap).
 With TRANSFER_PATH, one more connection downloads http://VIP/TRANSFER_PATH at TRANSFER_RATE bytes per
 second (a small receive buffer, so the real server sends only as fast as the client reads): a long
 transfer that is open across whatever happens meanwhile.
 
 Prints JSON; times are the node's clock (seconds since the epoch), which every container on the engine
-shares: requests, failed, first_failed/last_failed (start times), outage (from the last answer before
-the first failure to the first answer after the last failure, 0 with no failure), the start time of each
-failed request (failed_at), samples of the errors,
+shares: requests, failed, first_failed/last_failed (start times), longest_gap (the longest time between
+two answers, and when it began), each failed request's start time and kind (failed_at: [time, refused /
+reset / timeout / other]), samples of the errors,
 the real servers that answered, and the transfer (bytes, expected, complete, error, start, end).
 """
 
@@ -45,8 +47,9 @@ def running() -> bool:
 def new_connections() -> None:
     while running():
         start = time.time()
-        conn = http.client.HTTPConnection(VIP, 80, timeout=1)
+        conn = http.client.HTTPConnection(VIP, 80, timeout=5)
         ok = False
+        kind = ""
         try:
             conn.request("GET", "/", headers={"Connection": "close"})
             reply = conn.getresponse()
@@ -59,13 +62,16 @@ def new_connections() -> None:
                 name = found.group(1) if found else "?"
                 servers[name] = servers.get(name, 0) + 1
         except (OSError, http.client.HTTPException) as exc:
+            kind = ("refused" if isinstance(exc, ConnectionRefusedError) else
+                    "reset" if isinstance(exc, ConnectionResetError) else
+                    "timeout" if isinstance(exc, TimeoutError) else "other")
             with lock:
                 if len(samples) < 5:
                     samples.append(f"{start:.3f} {exc!r}")
         finally:
             conn.close()
         with lock:
-            requests.append((start, time.time(), ok))
+            requests.append((start, time.time(), ok, kind))
         time.sleep(0.02)
 
 
@@ -105,6 +111,8 @@ def long_transfer() -> None:
         transfer["end"] = time.time()
 
 
+if os.path.exists(STOP):  # left by an earlier run
+    os.remove(STOP)
 threads = [threading.Thread(target=new_connections) for _ in range(3)]
 if TRANSFER:
     threads.append(threading.Thread(target=long_transfer))
@@ -115,15 +123,15 @@ for thread in threads:
 
 requests.sort()
 failed = [r for r in requests if not r[2]]
-outage = 0.0
-if failed:
-    before = [r[1] for r in requests if r[2] and r[1] <= failed[0][0]]
-    after = [r[1] for r in requests if r[2] and r[0] >= failed[-1][0]]
-    outage = (min(after) if after else requests[-1][1]) - (max(before) if before else requests[0][0])
+answers = sorted(r[1] for r in requests if r[2])
+gaps = [(later - earlier, earlier) for earlier, later in zip(answers, answers[1:])] or [(0.0, None)]
+gap, gap_start = max(gaps)
 print(json.dumps({
     "requests": len(requests), "failed": len(failed),
     "first_failed": failed[0][0] if failed else None, "last_failed": failed[-1][0] if failed else None,
     "first": requests[0][0] if requests else None, "last": requests[-1][1] if requests else None,
-    "outage": round(outage, 2), "failed_at": [round(r[0], 3) for r in failed[:2000]],
+    "last_answer": answers[-1] if answers else None,
+    "longest_gap": round(gap, 2), "longest_gap_start": gap_start,
+    "failed_at": [[round(r[0], 3), r[3]] for r in failed[:2000]],
     "samples": samples, "servers": servers, "transfer": transfer,
 }))

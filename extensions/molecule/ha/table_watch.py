@@ -31,6 +31,8 @@ def real_servers() -> dict:
     return found
 
 
+if os.path.exists(STOP):  # left by an earlier run
+    os.remove(STOP)
 end = time.monotonic() + SECONDS
 changes: list = []
 while time.monotonic() < end and not os.path.exists(STOP):
