@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.lvs.dr.plugins.module_utils.keepalived import build_config, vrrp_members
+from ansible_collections.lvs.dr.plugins.module_utils.keepalived import build_config, checked_out, vrrp_members
 
 
 def keepalived_config(services: Sequence[Mapping[str, Any]], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -24,9 +24,15 @@ def keepalived_vrrp_members(hosts: Sequence[str], hostvars: Mapping[str, Any]) -
     return vrrp_members(hosts, hostvars)
 
 
+def keepalived_checked_out(conf: str, services: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The real servers of keepalived.conf that the health checks took out of the live table."""
+    return checked_out(conf, services)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "keepalived_config": keepalived_config,
             "keepalived_vrrp_members": keepalived_vrrp_members,
+            "keepalived_checked_out": keepalived_checked_out,
         }

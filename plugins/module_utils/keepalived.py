@@ -13,6 +13,7 @@ before it changes anything.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
@@ -267,3 +268,76 @@ def build_config(services: Sequence[Mapping[str, Any]], options: Mapping[str, An
     absent = [{**{key: entry[key] for key in keys if entry.get(key) is not None}, "state": "absent"}
               for entry in services if isinstance(entry, Mapping) and (entry.get("state") or "present") == "present"]
     return {"errors": errors, "virtual_servers": blocks, "vrrp": instance, "ipvsadm_services_absent": absent}
+
+
+_VIRTUAL = re.compile(r"^\s*virtual_server\s+(?:fwmark\s+(\d+)|(\S+)\s+(\d+))\s*\{")
+_REAL = re.compile(r"^\s*real_server\s+(\S+)(?:\s+(\d+))?\s*\{")
+_PROTOCOL = re.compile(r"^\s*protocol\s+(\w+)")
+_WEIGHT = re.compile(r"^\s*weight\s+(\d+)")
+
+
+def configured_real_servers(text: str) -> list[dict[str, Any]]:
+    """The real servers a keepalived.conf (as the director role writes it) declares, with their weights.
+
+    One ``{service, address, port, weight}`` per real server; ``service`` is ``{protocol, address, port}``
+    or ``{fwmark}``, as lvs.dr.ipvs_info names services. A real server's port is None in a firewall-mark
+    service.
+    """
+    found: list[dict[str, Any]] = []
+    service: Optional[dict[str, Any]] = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].split("!", 1)[0]
+        virtual = _VIRTUAL.match(line)
+        if virtual:
+            mark, address, port = virtual.groups()
+            service = {"fwmark": int(mark)} if mark else {"protocol": "tcp", "address": address, "port": int(port)}
+            continue
+        if service is None:
+            continue
+        protocol = _PROTOCOL.match(line)
+        if protocol and "fwmark" not in service:
+            service["protocol"] = protocol.group(1).lower()
+            continue
+        real = _REAL.match(line)
+        if real:
+            found.append({"service": service, "address": real.group(1),
+                          "port": int(real.group(2)) if real.group(2) else None, "weight": 1})
+            continue
+        weight = _WEIGHT.match(line)
+        if weight and found and found[-1]["service"] is service:
+            found[-1]["weight"] = int(weight.group(1))
+    return found
+
+
+def _same_service(configured: Mapping[str, Any], listed: Mapping[str, Any]) -> bool:
+    if "fwmark" in configured:
+        return listed.get("fwmark") == configured["fwmark"]
+    return (str(listed.get("protocol", "")).lower() == configured["protocol"]
+            and str(listed.get("address")) == configured["address"] and listed.get("port") == configured["port"])
+
+
+def checked_out(text: str, services: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Real servers of keepalived.conf that the health checks took out of the live table.
+
+    ``services`` is lvs.dr.ipvs_info's ``services``. A configured real server with a weight above 0 is out
+    when its service has it with weight 0 (``inhibit_on_failure``) or not at all. A missing service takes
+    out all of its real servers (keepalived is not running, or not yet).
+    """
+    out = []
+    for server in configured_real_servers(text):
+        if server["weight"] == 0:
+            continue
+        listed = next((s for s in services if _same_service(server["service"], s)), None)
+        live = [rs for rs in (listed or {}).get("real_servers", [])
+                if str(rs.get("address")) == server["address"]
+                and (server["port"] is None or rs.get("port") == server["port"])]
+        if listed is None:
+            reason = "service not in the table"
+        elif not live:
+            reason = "not in the table"
+        elif all(int(rs.get("weight", 0)) == 0 for rs in live):
+            reason = "weight 0 (inhibit_on_failure)"
+        else:
+            continue
+        out.append({**server, "reason": reason})
+    return out

@@ -26,6 +26,9 @@ facts). Only the last step -- shipping a module to the host and running it
 * ``lvs.dr.config_files`` with every file created (its ``files`` result),
 * ``lvs.dr.ipvs_drain`` with the real server in one service, drained (or
   removed, or back at its weight) at once,
+* any module named in the host's ``answers`` map (module -> result) with
+  that result (a read-only playbook's ``command`` output, ``slurp``ed file,
+  live IPVS table),
 * anything else with ``changed: true``.
 
 So no module runs on this machine and nothing on it changes. What this
@@ -65,6 +68,8 @@ def _service(name: str, services: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+    if module in host.get("answers", {}):
+        return host["answers"][module]
     if module in ("setup", "gather_facts"):
         facts = {f"ansible_{key}": value for key, value in host.get("facts", {}).items()}
         return {"changed": False, "ansible_facts": facts}

@@ -69,7 +69,8 @@ def run_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
             argv += ["--check", "--diff"]
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work, timeout=300, check=False)
         try:
-            output = json.loads(proc.stdout)
+            # ansible.builtin.pause (lvs.dr.verify) prints its own line before the callback's JSON
+            output = json.loads(proc.stdout[proc.stdout.find("{"):])
         except ValueError as exc:
             raise AssertionError(f"ansible-playbook printed no JSON (rc={proc.returncode}):\n"
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc

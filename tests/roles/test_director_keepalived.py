@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
 from typing import Any, Callable
 
 import pytest
-from roles_harness import DEB_VIP, LAB, Run, facts, lab_hosts
+from roles_harness import DEB_VIP, FIREWALLD_RUNNING, LAB, Run, facts, lab_hosts
 
 KA = "keepalived_conf"
 CONF = "/etc/keepalived/keepalived.conf"
@@ -244,3 +246,53 @@ def test_fwmark_service_with_a_known_mark(run_site: Callable[..., Run]) -> None:
     assert block == ["virtual_server fwmark 7 {", "delay_loop 6", "lvs_sched sh", "lvs_method DR",
                      f"real_server {LAB['rs1']} {{", "weight 1", "TCP_CHECK {", "connect_port 443",
                      "connect_timeout 3", "retry 3", "delay_before_retry 2", "}", "}", "}"]
+
+
+NFT_FILE = "/etc/lvs-dr.nft"
+
+
+def _peer_rules(run: Run, host: str) -> list[str]:
+    return [line.strip() for line in run.files(host)[NFT_FILE]["content"].splitlines() if " saddr { " in line]
+
+
+def test_pair_firewall_accepts_vrrp_and_sync_from_the_peer_only(pair: Run) -> None:
+    """A pair elects only if each director's input chain (policy drop) accepts the other's VRRP and sync traffic."""
+    assert _peer_rules(pair, "director") == [
+        f"ip saddr {{ {DIRECTOR2} }} ip daddr 224.0.0.81 udp dport 8848 accept",
+        f"ip saddr {{ {DIRECTOR2} }} meta l4proto 112 accept"]
+    assert _peer_rules(pair, "director2") == [
+        f"ip saddr {{ {LAB['director']} }} ip daddr 224.0.0.81 udp dport 8848 accept",
+        f"ip saddr {{ {LAB['director']} }} meta l4proto 112 accept"]
+    nft = shutil.which("nft")
+    if nft:
+        checked = subprocess.run([nft, "-c", "-f", "-"], input=pair.files("director")[NFT_FILE]["content"],
+                                 capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_pair_without_sync_daemon_opens_only_vrrp(run_site: Callable[..., Run]) -> None:
+    run = _site(run_site, _pair_hosts(), "director_vrrp_sync_daemon=false", inventory=PAIR_INVENTORY)
+    assert run.rc == 0, run.failures()
+    assert _peer_rules(run, "director") == [f"ip saddr {{ {DIRECTOR2} }} meta l4proto 112 accept"]
+    assert "lvs_sync_daemon" not in run.files("director")[CONF]["content"]
+
+
+def test_single_director_and_ipvsadm_mode_open_nothing_for_peers(single: Run, deb: Run) -> None:
+    # One director: its adverts go out (multicast), nothing comes in to accept.
+    assert _peer_rules(single, "director") == []
+    assert _peer_rules(deb, "director") == []
+    assert "112" not in deb.files("director")[NFT_FILE]["content"]
+
+
+def test_pair_with_firewalld_gets_one_rich_rule_per_peer(run_site: Callable[..., Run]) -> None:
+    hosts = _pair_hosts()
+    for name in ("director", "director2"):
+        hosts[name]["services"] = dict(FIREWALLD_RUNNING)
+    run = _site(run_site, hosts, inventory=PAIR_INVENTORY)
+    assert run.rc == 0, run.failures()
+    rules = sorted(args["rich_rule"] for module, args in run.modules("director")
+                   if module == "ansible.posix.firewalld" and "rich_rule" in args)
+    assert rules == [
+        f'rule family="ipv4" source address="{DIRECTOR2}" destination address="224.0.0.81" '
+        'port port="8848" protocol="udp" accept',
+        f'rule family="ipv4" source address="{DIRECTOR2}" protocol value="vrrp" accept']

@@ -96,3 +96,20 @@ def test_no_scenario_is_a_usage_error(fake) -> None:
     assert proc.returncode == 2
     assert "usage" in proc.stderr
     assert calls == []
+
+
+def test_groups_after_a_double_dash_start_when_the_group_before_has_ended(fake) -> None:
+    proc, calls = fake("modules", "broken", "--", "ha")
+    assert proc.returncode != 0
+    first_end = max(_span(calls, "modules")[1], _span(calls, "broken")[1])
+    assert _span(calls, "ha")[0] >= first_end
+    # the first group side by side; a failure there does not stop the next group, and is explained at the end
+    assert _span(calls, "broken")[0] < _span(calls, "modules")[1]
+    assert "molecule-scenarios: ha passed" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("  ")
+    assert "molecule-scenarios: why broken failed:" in proc.stdout
+
+
+def test_a_double_dash_first_is_a_usage_error(fake) -> None:
+    proc, _calls = fake("--", "ha")
+    assert proc.returncode == 2

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 from ansible_collections.lvs.dr.plugins.filter.keepalived import FilterModule
-from ansible_collections.lvs.dr.plugins.module_utils.keepalived import build_config, health_check, vrrp_members
+from ansible_collections.lvs.dr.plugins.module_utils.keepalived import (
+    build_config,
+    checked_out,
+    configured_real_servers,
+    health_check,
+    vrrp_members,
+)
 
 VIP = "192.0.2.150"
 RS = [{"address": "192.0.2.128"}, {"address": "192.0.2.129", "weight": 3}]
@@ -25,7 +31,7 @@ def _service(**changes: Any) -> dict[str, Any]:
 
 
 def test_filters_are_registered() -> None:
-    assert set(FilterModule().filters()) == {"keepalived_config", "keepalived_vrrp_members"}
+    assert set(FilterModule().filters()) == {"keepalived_config", "keepalived_vrrp_members", "keepalived_checked_out"}
 
 
 def test_default_service_is_tcp_check_dr() -> None:
@@ -155,3 +161,69 @@ def test_pair_peers_priorities_and_states() -> None:
 def test_bad_vrrp_settings_name_the_variable_and_value(vrrp: dict[str, Any], error: str) -> None:
     errors = build_config([_service()], _options(vrrp=vrrp))["errors"]
     assert len(errors) == 1 and errors[0].startswith(error), errors
+
+
+CONF = """
+global_defs {
+    router_id d1
+}
+virtual_server 192.0.2.150 80 {
+    delay_loop 6
+    lvs_sched rr
+    protocol TCP
+    real_server 192.0.2.128 80 {
+        weight 1
+        inhibit_on_failure
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+    real_server 192.0.2.129 80 {
+        weight 3
+    }
+    real_server 192.0.2.140 80 {
+        # a spare the operator keeps at weight 0
+        weight 0
+    }
+}
+virtual_server fwmark 7 {
+    real_server 192.0.2.128 {
+        weight 2
+        TCP_CHECK {
+            connect_port 443
+        }
+    }
+}
+"""
+
+
+def _listed(*servers: tuple[str, int, int], **key: Any) -> dict[str, Any]:
+    key = key or {"protocol": "tcp", "address": VIP, "port": 80}
+    return {**key, "real_servers": [{"address": a, "port": p, "weight": w} for a, p, w in servers]}
+
+
+def test_configured_real_servers_are_read_from_keepalived_conf() -> None:
+    assert configured_real_servers(CONF) == [
+        {"service": {"protocol": "tcp", "address": VIP, "port": 80}, "address": "192.0.2.128", "port": 80, "weight": 1},
+        {"service": {"protocol": "tcp", "address": VIP, "port": 80}, "address": "192.0.2.129", "port": 80, "weight": 3},
+        {"service": {"protocol": "tcp", "address": VIP, "port": 80}, "address": "192.0.2.140", "port": 80, "weight": 0},
+        {"service": {"fwmark": 7}, "address": "192.0.2.128", "port": None, "weight": 2},
+    ]
+
+
+def test_nothing_is_out_when_the_table_has_every_configured_server() -> None:
+    table = [_listed(("192.0.2.128", 80, 1), ("192.0.2.129", 80, 3)), _listed(("192.0.2.128", 443, 2), fwmark=7)]
+    assert checked_out(CONF, table) == []
+
+
+def test_a_missing_server_and_a_weight_0_server_are_out_with_their_reason() -> None:
+    table = [_listed(("192.0.2.128", 80, 0)), _listed(fwmark=7)]
+    out = [(entry["address"], entry["port"], entry["reason"]) for entry in checked_out(CONF, table)]
+    assert out == [("192.0.2.128", 80, "weight 0 (inhibit_on_failure)"), ("192.0.2.129", 80, "not in the table"),
+                   ("192.0.2.128", None, "not in the table")]
+
+
+def test_a_missing_service_takes_out_all_of_its_servers() -> None:
+    out = checked_out(CONF, [_listed(("192.0.2.128", 443, 2), fwmark=7)])
+    assert [(entry["address"], entry["reason"]) for entry in out] == [("192.0.2.128", "service not in the table"),
+                                                                      ("192.0.2.129", "service not in the table")]
