@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS ?= 0
 export ANSIBLE_FORCE_COLOR ?= 0
 # Scenarios run by `make test`, side by side (LVS_DR_MOLECULE_SERIAL=1: in order).
-SCENARIOS ?= modules default
+SCENARIOS ?= modules default faults
 
 .PHONY: help deps venv collection lint sanity units built checks molecule test lab lab-down lab-status benchmark \
 	benchmark-ipvs benchmark-roles
