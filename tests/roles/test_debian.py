@@ -84,8 +84,20 @@ def test_director_boot_owner_on_debian(deb) -> None:
     assert 'AUTO="false"' in files["/etc/default/ipvsadm"]["content"].splitlines()
     unit = files["/etc/systemd/system/lvs-dr-director.service"]["content"].splitlines()
     assert f"ExecStart=/sbin/ip -4 addr replace {VIP}/24 dev ens33 label ens33:8" in unit
-    assert "ExecStart=/bin/sh -c 'test -n \"$(ipvsadm -Sn)\" || ipvsadm-restore < /etc/ipvsadm.rules'" in unit
+    # All or nothing, in this order: the NIC, the whole restore file (checked first), then the VIP.
+    starts = [line for line in unit if line.startswith("ExecStart=")]
+    assert starts == ["ExecStart=/usr/local/sbin/lvs-dr-director wait-interface ens33 30",
+                      "ExecStart=/usr/local/sbin/lvs-dr-director restore /etc/ipvsadm.rules",
+                      f"ExecStart=/sbin/ip -4 addr replace {VIP}/24 dev ens33 label ens33:8"]
+    assert "TimeoutStartSec=90" in unit  # a oneshot unit has no start timeout of its own
+    script = files["/usr/local/sbin/lvs-dr-director"]
+    assert script["mode"] == "0755" and script["content"].startswith("#!/bin/sh\n")
     assert not any(path.startswith("/etc/sysconfig") for path in files)
+
+
+def test_realserver_unit_comes_before_the_web_server(deb) -> None:
+    unit = deb.files("rs1")["/etc/systemd/system/lvs-dr-realserver.service"]["content"].splitlines()
+    assert "Before=apache2.service" in unit
 
 
 def test_selinux_request_on_debian_is_a_note_not_a_failure(deb) -> None:
@@ -125,11 +137,12 @@ def test_boolean_switches_given_as_strings_on_the_command_line(run_site) -> None
     assert args["save"] in (False, "false")
     for host in ("rs1", "rs2"):
         assert [args["name"] for name, args in run.modules(host) if name == "apt"] == [["nftables"]]  # no apache2
+        assert "Before=" not in run.files(host)["/etc/systemd/system/lvs-dr-realserver.service"]["content"]
         assert "/var/www/html/index.html" not in run.files(host)
 
 
 def test_boolean_switches_off_by_default_stay_off(deb) -> None:
     assert "/etc/sysctl.d/lvs-dr-director.conf" not in deb.files("director")
     unit = deb.files("director")["/etc/systemd/system/lvs-dr-director.service"]["content"]
-    assert "ipvsadm-restore < /etc/ipvsadm.rules" in unit
+    assert "lvs-dr-director restore /etc/ipvsadm.rules" in unit
     assert "/var/www/html/index.html" in deb.files("rs1")

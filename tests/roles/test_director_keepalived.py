@@ -176,7 +176,8 @@ def test_switch_from_ipvsadm_removes_its_boot_owner(run_site: Callable[..., Run]
     modules = run.modules("director")
     assert ("systemd_service", {"name": "lvs-dr-director.service", "state": "stopped", "enabled": False}) in modules
     removed = [args["path"] for name, args in modules if name == "file" and args.get("state") == "absent"]
-    assert removed == ["/etc/systemd/system/lvs-dr-director.service", "/etc/ipvsadm.rules"]
+    assert removed == ["/etc/systemd/system/lvs-dr-director.service", "/etc/ipvsadm.rules",
+                       "/usr/local/sbin/lvs-dr-director"]
     # keepalived would not take over the existing services (their old weights would stay): removed first.
     assert ("lvs.dr.ipvs_service", {"services": [{"protocol": "tcp", "address": DEB_VIP, "port": 80,
                                                   "state": "absent"}]}) in modules

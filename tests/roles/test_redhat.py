@@ -37,7 +37,8 @@ def test_director_tasks_and_module_calls(el9) -> None:
     # EL: the VIP's ifcfg file and ipvsadm.service's configuration, no unit of ours, no /etc/default/ipvsadm.
     boot = [entry["path"] for name, args in el9.modules("director") if name == "lvs.dr.config_files"
             for entry in args["files"] if entry["path"] != "/etc/lvs-dr.nft" and "lvs-dr-firewall" not in entry["path"]]
-    assert boot == ["/etc/sysconfig/network-scripts/ifcfg-ens33:8", "/etc/sysconfig/ipvsadm-config",
+    assert boot == ["/usr/local/sbin/lvs-dr-director", "/etc/sysconfig/network-scripts/ifcfg-ens33:8",
+                    "/etc/sysconfig/ipvsadm-config",
                     "/etc/systemd/system/ipvsadm.service.d/lvs-dr.conf"]
     modules = el9.modules("director")
     # With firewalld, our table holds only the director's notrack rules: nftables and ipvsadm in one run.
@@ -89,6 +90,10 @@ def test_ipvsadm_service_never_saves_over_the_restore_file(el9) -> None:
     dropin = files["/etc/systemd/system/ipvsadm.service.d/lvs-dr.conf"]["content"].splitlines()
     service = dropin[dropin.index("[Service]"):]
     assert [line for line in service if line.startswith("ExecStop")] == ["ExecStop=", "ExecStop=/sbin/ipvsadm -C"]
+    # Its restore is the role's: the whole file or nothing, only into an empty table.
+    assert [line for line in service if line.startswith("ExecStart")] == [
+        "ExecStart=", "ExecStart=/usr/local/sbin/lvs-dr-director restore /etc/sysconfig/ipvsadm"]
+    assert files["/usr/local/sbin/lvs-dr-director"]["mode"] == "0755"
     # The Debian-family boot owner is not installed on EL.
     assert "/etc/systemd/system/lvs-dr-director.service" not in files
     assert "/etc/default/ipvsadm" not in files

@@ -6,8 +6,10 @@ Until SECONDS have passed or STOP_FILE exists:
 * 3 workers each make one request per new TCP connection, back to back (20 ms apart);
 * 2 workers each hold a keep-alive connection for 8 s (a request every 0.5 s), close it and open the next.
 A request that gets no complete 200 answer counts as failed; a keep-alive connection that fails or is
-closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, and the
-real servers that answered (the page names them).
+closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, the
+real servers that answered (the page names them), and the outage: the longest time without a successful
+new-connection request (outage_s, from the start to the end of the run) and the time from the first to the
+last failed one (failing_s).
 """
 
 import http.client
@@ -25,15 +27,27 @@ lock = threading.Lock()
 counts = {"requests": 0, "failed": 0, "keepalive_connections": 0, "keepalive_broken": 0, "keepalive_requests": 0}
 servers: dict = {}
 samples: list = []
+# monotonic times: the last successful new-connection request, the first and last failed one
+times = {"start": time.monotonic(), "last_ok": time.monotonic(), "gap": 0.0, "first_failed": 0.0, "last_failed": 0.0}
 
 
 def running() -> bool:
     return time.monotonic() < END and not os.path.exists(STOP)
 
 
+def succeeded() -> None:
+    with lock:
+        now = time.monotonic()
+        times["gap"] = max(times["gap"], now - times["last_ok"])
+        times["last_ok"] = now
+
+
 def count(what: str, error: str = "") -> None:
     with lock:
         counts[what] += 1
+        if what == "failed":
+            times["last_failed"] = time.monotonic()
+            times["first_failed"] = times["first_failed"] or times["last_failed"]
         if error and len(samples) < 5:
             samples.append(f"{time.strftime('%H:%M:%S')} {what}: {error}")
 
@@ -59,6 +73,7 @@ def new_connections() -> None:
         try:
             ask(conn, {"Connection": "close"})
             count("requests")
+            succeeded()
         except (OSError, http.client.HTTPException) as exc:
             count("requests")
             count("failed", repr(exc))
@@ -93,4 +108,7 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
-print(json.dumps(dict(counts, servers=servers, samples=samples)))
+outage = max(times["gap"], time.monotonic() - times["last_ok"])
+failing = times["last_failed"] - times["first_failed"]
+print(json.dumps(dict(counts, servers=servers, samples=samples, outage_s=round(outage, 2),
+                      failing_s=round(failing, 2))))
