@@ -37,6 +37,15 @@ notes:
     anything is still to do.
   - With more than 100 entries in O(services), the result's C(invocation.module_args.services) (shown at
     C(-vvv)) is the number of entries instead of the list, which would double the size of the result.
+  - >-
+    A very large O(services) list (thousands of entries) is best read from a JSON file by the task itself,
+    with the C(ansible.builtin.file) lookup and the C(from_json) filter (see the examples), not handed over as a
+    variable (C(vars_files), C(-e @file), inventory or role variables): ansible-core 2.19 tags and copies every value of
+    a variable when it loads it and again when it templates the task, and that is most of a large run. Measured
+    on the controller (2-core machine, ansible-core 2.19, a module taking the list with this module's argument
+    spec and exiting at once, C(connection: local)) at 10,000 services of 3 real servers each: 13.9 s with the
+    list passed as C(-e @file), 3.1 s with the lookup, 1.2 s with an empty list. The module's own work on
+    that list (validation, the table read, the plan) was about 0.3 s of CPU on the same machine.
   - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
   - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
     kept when the service is edited.
@@ -285,6 +294,10 @@ EXAMPLES = r"""
 - name: Show the services that were removed
   ansible.builtin.debug:
     msg: "{{ result.services | selectattr('state', '==', 'absent') | list }}"
+
+- name: Thousands of services, read from a JSON file by the task itself (much faster than a vars file)
+  lvs.dr.ipvs_service:
+    services: "{{ lookup('ansible.builtin.file', 'services.json') | from_json }}"
 
 - name: Return every service of the task, changed or not (a large result with many services)
   lvs.dr.ipvs_service:
