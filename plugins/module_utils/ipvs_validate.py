@@ -272,6 +272,10 @@ _PLAIN_PROTOCOLS = frozenset(PROTOCOLS)
 _PLAIN_SCHEDULERS = frozenset(SCHEDULERS)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _plain_service(raw: dict[str, Any], default_state: Any, parameter: str) -> Optional[DesiredService]:
     """The common case of one ``services`` entry, or None to let :func:`validate_service` decide."""
     if not _PLAIN_SERVICE_OPTIONS.issuperset(raw) or (raw.get("state") or default_state) != "present":
@@ -280,23 +284,23 @@ def _plain_service(raw: dict[str, Any], default_state: Any, parameter: str) -> O
     protocol = raw.get("protocol") or "tcp"
     scheduler = raw.get("scheduler") or DEFAULT_SCHEDULER
     servers_param = raw.get("real_servers") or []
-    if (type(address) is not str or type(port) is not int or not 1 <= port <= 65535
-            or type(protocol) is not str or protocol not in _PLAIN_PROTOCOLS
-            or type(scheduler) is not str or scheduler not in _PLAIN_SCHEDULERS
-            or type(servers_param) is not list or not CANONICAL_IPV4.fullmatch(address)):
+    if (not isinstance(address, str) or not _is_int(port) or not 1 <= port <= 65535
+            or not isinstance(protocol, str) or protocol not in _PLAIN_PROTOCOLS
+            or not isinstance(scheduler, str) or scheduler not in _PLAIN_SCHEDULERS
+            or not isinstance(servers_param, list) or not CANONICAL_IPV4.fullmatch(address)):
         return None
     servers: list[RealServer] = []
     seen: set[str] = set()
     for item in servers_param:
-        if type(item) is not dict or not _PLAIN_SERVER_OPTIONS.issuperset(item):
+        if not isinstance(item, dict) or not _PLAIN_SERVER_OPTIONS.issuperset(item):
             return None
         rip, rs_port, weight = item.get("address"), item.get("port"), item.get("weight")
         if weight is None:
             weight = DEFAULT_WEIGHT
-        if (type(rip) is not str or not CANONICAL_IPV4.fullmatch(rip) or rip in seen
-                or (rs_port is not None and (type(rs_port) is not int or rs_port != port))
+        if (not isinstance(rip, str) or not CANONICAL_IPV4.fullmatch(rip) or rip in seen
+                or (rs_port is not None and (not _is_int(rs_port) or rs_port != port))
                 or (item.get("forwarding") or "dr") != "dr"
-                or type(weight) is not int or not 0 <= weight <= MAX_WEIGHT):
+                or not _is_int(weight) or not 0 <= weight <= MAX_WEIGHT):
             return None
         seen.add(rip)
         servers.append(RealServer(rip, port, "dr", weight, 0, 0))
@@ -324,7 +328,7 @@ def validate_request(params: Mapping[str, Any], fast: bool = True) -> list[Desir
     default_state = params.get("state") or DEFAULT_STATE
     for index, raw in enumerate(services):
         prefix = f"services[{index}]"
-        entry = _plain_service(raw, default_state, prefix) if fast and type(raw) is dict else None
+        entry = _plain_service(raw, default_state, prefix) if fast and isinstance(raw, dict) else None
         if entry is None:
             if isinstance(raw, Mapping):
                 _known_options(raw, SINGLE_SERVICE_OPTIONS, prefix)
