@@ -361,6 +361,8 @@ class Ansible:
                              f"{proc.stderr[-2000:]}")
         duration = task["task"]["duration"]
         seconds = (_when(duration["end"]) - _when(duration["start"])).total_seconds()
+        # as it goes: a long run stopped before its size ends still leaves its figures in the log
+        print(f"  {playbook} ({way}{', kept' if keep_remote else ''}): {wall:.2f} s", flush=True)
         return Run(wall, seconds, bool(result.get("changed")), len(result.get("commands", [])), failed,
                    str(result.get("msg", "")), str(result.get("parameter", "")))
 
@@ -475,6 +477,7 @@ def measure_baseline(row: Row, svcs: list[dict[str, Any]], full_max: int, rerun_
 def pure_run(payload: str) -> tuple[float, int, int]:
     """(seconds, peak RSS KiB, rc) of one payload run in the container, through the rusage wrapper."""
     out = sh(f"python3 {WORK}/rusage.py {payload}").split()
+    print(f"  pure {payload.rsplit('/', 1)[-1]}: {float(out[-2]):.2f} s", flush=True)
     return float(out[-2]), int(out[-1]), int(out[-3])
 
 
