@@ -34,6 +34,17 @@ What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
 * the module's peak RSS: the pure runs go through a small Python wrapper in the container that reads
   ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (the largest of the module's process and its ipvsadm
   children) after the payload exits;
+* the list passed two ways, both reported with their own keys: as users' variables (``-e @file``, the keys
+  the issue names) and read by the task itself (``lookup('ansible.builtin.file') | from_json``, ``_lookup``
+  keys: ansible-core 2.19 tags and copies a 10,000-entry variable at load time, the lookup skips most of it);
+* a second floor beside ``ansible.builtin.ping``: ``bench_list_floor`` (LIST_FLOOR_MODULE below), a module with
+  ipvs_service's argument spec that takes the same list and exits: what any module consuming the list pays
+  (controller vars handling, transfer, AnsibleModule), both ways and pure. ``list_floor_over_read_N`` is that
+  floor above the ping floor in units of one ``ipvsadm -Sn`` (a bound under ``noop_over_read_N``), and
+  ``noop_over_list_floor_N`` the module's own share;
+* ``--noop-only`` (for a loaded engine): the table built by one ``ipvsadm -R``, then only the no-op both ways,
+  the floors and ``ipvsadm -Sn`` (pure runs: median of three); written to ``results/ipvs_service_noop.json``;
+  results are written after each size, so a run cut short keeps the sizes it finished;
 * bad input: the list with ``services[0.7342 N].real_servers[1].weight`` out of range, as a playbook
   (must fail naming that parameter) and pure with an ``ipvsadm`` shim in place of /usr/sbin/ipvsadm that
   records any call (must not run; a good run through it must be seen); compared with validation alone
@@ -73,6 +84,7 @@ RIP_BASE = IPv4Address("198.19.0.0")
 SERVERS_PER_SERVICE = 3
 WORK = "/root/bench"
 RESULTS = ROOT / "benchmarks" / "results" / "ipvs_service.json"
+RESULTS_NOOP = ROOT / "benchmarks" / "results" / "ipvs_service_noop.json"
 SAMPLE_SERVICES = 250  # services added the guide's way when the baseline is extrapolated
 BAD_FRACTION = 0.7342  # where the bad entry sits in the bad-input list
 GOALS = {"speedup_playbook_1000": 20.0, "speedup_playbook_10000": 30.0, "noop_over_read": 1.3, "growth": 12.0}
@@ -107,16 +119,77 @@ echo "$@" >> {WORK}/ipvsadm-called
 exec {IPVSADM}.real "$@"
 """
 
-PLAYBOOK = """\
+# The two ways a playbook can hand the module its list. "extra vars": the list is a variable loaded from a file
+# (-e @file here; vars_files and inventory variables cost the same), which ansible-core 2.19 tags and copies as it
+# loads and templates it: seconds per 10,000 entries on the controller. "lookup": the task reads the JSON file
+# itself when it is templated (lookup('ansible.builtin.file') | from_json), which skips most of that.
+WAYS = ("extra_vars", "lookup")
+SERVICES_EXPRESSION = {
+    "extra_vars": "{{ bench_services }}",
+    "lookup": "{{ lookup('ansible.builtin.file', bench_list_file) | from_json }}",
+}
+
+
+def playbook(module: str, way: str) -> str:
+    return f"""\
 - name: ipvs_service benchmark
   hosts: all
   gather_facts: false
   tasks:
-    - name: ipvs_service
-      lvs.dr.ipvs_service:
-        services: "{{ bench_services }}"
+    - name: {module}
+      {module}:
+        services: "{SERVICES_EXPRESSION[way]}"
       register: bench_result
 """
+
+
+# The second floor: what any module that takes the same list pays before it does anything with it. It is
+# ipvs_service's main() with the work left out: the same argument spec and AnsibleModule options (so the same
+# parsing, type checks and copies of the arguments), the cyclic GC off and the same abridged invocation, then
+# exit_json. Run the same ways as the module (playbook, either way of passing the list, and pure), it tells the
+# controller's and AnsibleModule's share of a run from the module's own.
+LIST_FLOOR_MODULE = """\
+#!/usr/bin/python
+from __future__ import annotations
+
+import gc
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    FWMARK_EXCLUSIVE,
+    SERVICES_EXCLUSIVE,
+    service_spec,
+)
+
+ARGUMENT_SPEC = {
+    "services": {"type": "list", "elements": "dict"},
+    **service_spec(),
+    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
+    "save": {"type": "bool", "default": False},
+    "save_path": {"type": "path"},
+}
+
+
+def main():
+    gc.disable()
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
+        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
+        required_one_of=[("services", "address", "fwmark")],
+        required_together=[("address", "port")],
+        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
+        supports_check_mode=True,
+    )
+    services = module.params["services"] or []
+    module.exit_json(changed=False, entries=len(services), invocation={
+        "module_args": {**module.params, "services": "(%d entries, not echoed back)" % len(services)}})
+
+
+if __name__ == "__main__":
+    main()
+"""
+LIST_FLOOR = "bench_list_floor"
 
 # The floor every module run pays whatever it does: the same connection, Python start-up, AnsiballZ unpacking
 # and the import of ansible.module_utils.basic, measured with the smallest module there is.
@@ -256,15 +329,22 @@ class Ansible:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(self, svcs: list[dict[str, Any]], keep_remote: bool = False, playbook: str = "bench.yml",
-            expect_failure: bool = False) -> Run:
-        vars_file = self.tmp / "vars.json"
-        vars_file.write_text(json.dumps({"bench_services": svcs}), encoding="utf-8")
+            expect_failure: bool = False, way: str = "extra_vars") -> Run:
+        """One ansible-playbook run; ``way``: the list as a variable from ``-e @file``, or read by a lookup."""
         env = dict(self.env)
         if keep_remote:  # the payload must be a file on the node to be kept: no pipelining for this run
             env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="0")
+        if way == "lookup":
+            list_file = self.tmp / "list.json"
+            list_file.write_text(json.dumps(svcs), encoding="utf-8")
+            given = ["-e", f"bench_list_file={list_file}"]
+            playbook = playbook.replace(".yml", "_lookup.yml")
+        else:
+            vars_file = self.tmp / "vars.json"
+            vars_file.write_text(json.dumps({"bench_services": svcs}), encoding="utf-8")
+            given = ["-e", f"@{vars_file}"]
         cmd = [self.playbook_bin, "-i", f"{NAME},", "-c", "community.docker.docker",
-               "-e", "ansible_python_interpreter=/usr/bin/python3", "-e", f"@{vars_file}",
-               str(self.tmp / playbook)]
+               "-e", "ansible_python_interpreter=/usr/bin/python3", *given, str(self.tmp / playbook)]
         start = time.monotonic()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - start
@@ -281,6 +361,8 @@ class Ansible:
                              f"{proc.stderr[-2000:]}")
         duration = task["task"]["duration"]
         seconds = (_when(duration["end"]) - _when(duration["start"])).total_seconds()
+        # as it goes: a long run stopped before its size ends still leaves its figures in the log
+        print(f"  {playbook} ({way}{', kept' if keep_remote else ''}): {wall:.2f} s", flush=True)
         return Run(wall, seconds, bool(result.get("changed")), len(result.get("commands", [])), failed,
                    str(result.get("msg", "")), str(result.get("parameter", "")))
 
@@ -348,6 +430,14 @@ class Row:
     bad_parameter: str = ""  # what it had to name
     pure_bad: float = 0.0
     validation: float = 0.0  # validate_request alone on the good list
+    # the list passed by lookup('ansible.builtin.file') | from_json instead of -e @file
+    lookup_empty: Optional[Run] = None
+    lookup_noop: Optional[Run] = None
+    # the second floor (LIST_FLOOR_MODULE: the same list and argument spec, no work), each way, and pure
+    list_floor: Optional[Run] = None
+    list_floor_lookup: Optional[Run] = None
+    pure_list_floor: float = 0.0
+    list_floor_rss_kib: int = 0
 
     @property
     def rules(self) -> int:
@@ -387,6 +477,7 @@ def measure_baseline(row: Row, svcs: list[dict[str, Any]], full_max: int, rerun_
 def pure_run(payload: str) -> tuple[float, int, int]:
     """(seconds, peak RSS KiB, rc) of one payload run in the container, through the rusage wrapper."""
     out = sh(f"python3 {WORK}/rusage.py {payload}").split()
+    print(f"  pure {payload.rsplit('/', 1)[-1]}: {float(out[-2]):.2f} s", flush=True)
     return float(out[-2]), int(out[-1]), int(out[-3])
 
 
@@ -413,6 +504,102 @@ def measure_bad_input(row: Row, ansible: Ansible, svcs: list[dict[str, Any]], pa
     out = sh(f"python3 {WORK}/validate.py {WORK}/debug_dir").split()
     check("validation alone saw every service", int(out[1]) == row.n)
     row.validation = float(out[0])
+
+
+def measure_ways(row: Row, ansible: Ansible, svcs: list[dict[str, Any]], expect: tuple[int, int]) -> None:
+    """From-empty and no-op with the list read by a lookup; the list floor both ways and pure (median of 3)."""
+    sh("ipvsadm -C")
+    row.lookup_empty = ansible.run(svcs, way="lookup")
+    check("module from empty (lookup) changed", row.lookup_empty.changed and count_table() == expect)
+    row.lookup_noop = ansible.run(svcs, way="lookup")
+    check("module re-run (lookup) is a no-op", not row.lookup_noop.changed)
+    row.list_floor = ansible.run(svcs, playbook="list_floor.yml")
+    row.list_floor_lookup = ansible.run(svcs, playbook="list_floor.yml", way="lookup")
+    ansible.run(svcs, keep_remote=True, playbook="list_floor.yml")
+    payload = capture_payload("list_floor", LIST_FLOOR)
+    runs = sorted(pure_run(payload)[:2] for _ in range(3))
+    row.pure_list_floor, row.list_floor_rss_kib = runs[1]
+
+
+def measure_noop(n: int, ansible: Ansible) -> Row:
+    """``--noop-only``: the table built by one ``ipvsadm -R``, then only the no-op, the floors and ``-Sn``.
+
+    For a loaded engine where the full run (per-rule baseline, from-empty, bad input) does not fit: what the
+    no-op goal needs, both ways of passing the list, in one run.
+    """
+    row = Row(n, load=loadavg())
+    svcs = services(n)
+    expect = (n, n * SERVERS_PER_SERVICE)
+    put_file(f"{WORK}/rusage.py", RUSAGE_WRAPPER)
+    put_file(f"{WORK}/batch.txt", batch_lines(guide_script(svcs)))
+    sh("ipvsadm -C")
+    row.batch = timed_in_container(f"ipvsadm -R < {WORK}/batch.txt")
+    check("one batch built the table", count_table() == expect)
+    row.save = (timed_in_container("ipvsadm -Sn") + timed_in_container("ipvsadm -Sn")) / 2
+    floors = sorted((ansible.run([], playbook="floor.yml") for _ in range(3)), key=lambda run: run.wall)
+    row.floor = floors[1]
+    ansible.run([], keep_remote=True, playbook="floor.yml")
+    row.pure_floor = sorted(pure_run(capture_payload("floor", "ping"))[0] for _ in range(3))[1]
+    row.noop = ansible.run(svcs)
+    check("module on the batch-built table is a no-op", not row.noop.changed)
+    row.lookup_noop = ansible.run(svcs, way="lookup")
+    check("module re-run (lookup) is a no-op", not row.lookup_noop.changed)
+    row.list_floor = ansible.run(svcs, playbook="list_floor.yml")
+    row.list_floor_lookup = ansible.run(svcs, playbook="list_floor.yml", way="lookup")
+    ansible.run(svcs, keep_remote=True, playbook="list_floor.yml")
+    payload = capture_payload("list_floor", LIST_FLOOR)
+    row.pure_list_floor, row.list_floor_rss_kib = sorted(pure_run(payload)[:2] for _ in range(3))[1]
+    ansible.run(svcs, keep_remote=True)
+    payload = capture_payload("full")
+    row.pure_noop, row.rss_kib = sorted(pure_run(payload)[:2] for _ in range(3))[1]
+    check("payload no-op left the table as it was", count_table() == expect)
+    sh("ipvsadm -C")
+    row.load += f" / {loadavg()}"
+    return row
+
+
+def summarize_noop(rows: list[Row]) -> dict[str, Any]:
+    """``--noop-only`` keys: the no-op goal both ways and pure, each floor, against ``ipvsadm -Sn``."""
+    data: dict[str, Any] = {"mode": "noop-only: table built by one ipvsadm -R; no per-rule baseline, from-empty, "
+                                    "one-change or bad-input runs"}
+    for r in rows:
+        assert r.floor and r.noop and r.lookup_noop and r.list_floor and r.list_floor_lookup
+        n = r.n
+        data[f"noop_over_read_{n}"] = round(ratio(r, "noop", "extra_vars"), 2)
+        data[f"noop_over_read_lookup_{n}"] = round(ratio(r, "noop", "lookup"), 2)
+        data[f"noop_over_read_pure_{n}"] = round(ratio(r, "noop", "pure"), 2)
+        for way, suffix in (("extra_vars", ""), ("lookup", "_lookup"), ("pure", "_pure")):
+            data[f"list_floor_over_read{suffix}_{n}"] = round(ratio(r, "list_floor", way), 2)
+            data[f"noop_over_list_floor{suffix}_{n}"] = round(ratio(r, "noop_over_list_floor", way), 2)
+        data[f"peak_rss_mib_noop_{n}"] = round(r.rss_kib / 1024, 1)
+        data[f"peak_rss_mib_list_floor_{n}"] = round(r.list_floor_rss_kib / 1024, 1)
+        data[f"detail_{n}"] = {
+            "rules": r.rules,
+            "playbook_s": {"floor": round(r.floor.wall, 2), "noop": round(r.noop.wall, 2),
+                           "noop_lookup": round(r.lookup_noop.wall, 2), "list_floor": round(r.list_floor.wall, 2),
+                           "list_floor_lookup": round(r.list_floor_lookup.wall, 2)},
+            "pure_s": {"floor": round(r.pure_floor, 2), "noop": round(r.pure_noop, 2),
+                       "list_floor": round(r.pure_list_floor, 2)},
+            "ipvsadm_Sn_s": round(r.save, 2),
+            "ipvsadm_R_batch_s": round(r.batch, 2),
+            "engine_load_1min_before_after": r.load,
+        }
+    by_n = {r.n: r for r in rows}
+    if 1000 in by_n and 10000 in by_n:
+        low, high = by_n[1000], by_n[10000]
+        data["growth_1000_to_10000_noop"] = round(above_floor(high, "noop") / above_floor(low, "noop"), 1)
+        data["growth_1000_to_10000_pure_noop"] = round(above_floor(high, "pure_noop") / above_floor(low, "pure_noop"),
+                                                       1)
+    data["notes"] = {
+        "noop_over_read": "(no-op playbook - ansible.builtin.ping playbook) / one ipvsadm -Sn of the same table; "
+                          "_lookup: the list read by lookup('ansible.builtin.file') | from_json instead of -e @file; "
+                          "_pure: the payloads run in the container",
+        "list_floor_over_read": "(list floor - ansible.builtin.ping floor) / one ipvsadm -Sn: what any module "
+                                "taking the same list (same argument spec, no work) pays above the ping floor",
+        "noop_over_list_floor": "(no-op - list floor) / one ipvsadm -Sn: the module's own share of a no-op",
+    }
+    data["goals"] = GOALS
+    return data
 
 
 def measure(n: int, ansible: Ansible, rerun_max: int, full_max: int) -> Row:
@@ -446,6 +633,7 @@ def measure(n: int, ansible: Ansible, rerun_max: int, full_max: int) -> Row:
     check("module re-run is a no-op", not row.noop.changed)
     row.change = ansible.run(changed)
     check("one change is one command", row.change.changed and row.change.commands == 1)
+    measure_ways(row, ansible, svcs, expect)
 
     # the module alone: keep the payloads of two extra runs, then execute them in the container
     ansible.run(svcs, keep_remote=True)  # one change back
@@ -516,7 +704,50 @@ def report(rows: list[Row]) -> str:
         assert r.empty
         out.append(f"- N={r.n}: module {1000 * r.pure_empty / r.n:.1f} ms, playbook {1000 * r.empty.wall / r.n:.1f} "
                    f"ms, baseline {1000 * r.base_empty / r.n:.1f} ms")
+    return "\n".join([*out, "", report_floors(rows)])
+
+
+def _seconds(run: Optional[Run]) -> str:
+    return "n/m" if run is None else f"{run.wall:.2f}"
+
+
+def report_floors(rows: list[Row]) -> str:
+    """The two floors, both ways of passing the list, and the no-op above each against ``ipvsadm -Sn``."""
+    out = ["The two floors and the two ways of passing the list, seconds (playbook: `-e @file` / lookup; pure: "
+            "the kept payload in the container). Ping floor: `ansible.builtin.ping`, no list. List floor: a module "
+            "with ipvs_service's argument spec that takes the same list and exits (controller vars handling, "
+            "transfer, AnsibleModule). Then no-op above each floor / one `ipvsadm -Sn`:", "",
+            "| N | ping floor: playbook / pure | list floor: -e / lookup / pure (peak RSS MiB) | from-empty: -e / "
+            "lookup | no-op: -e / lookup / pure | `ipvsadm -Sn` | list floor above ping floor / -Sn: -e / lookup "
+            "/ pure | no-op above list floor / -Sn: -e / lookup / pure |",
+            "|---:|---|---|---|---|---:|---|---|"]
+    for r in rows:
+        assert r.floor and r.noop and r.list_floor and r.list_floor_lookup and r.lookup_noop
+        out.append(
+            f"| {r.n} | {r.floor.wall:.2f} / {r.pure_floor:.2f} "
+            f"| {r.list_floor.wall:.2f} / {r.list_floor_lookup.wall:.2f} / {r.pure_list_floor:.2f} "
+            f"({r.list_floor_rss_kib / 1024:.1f}) | {_seconds(r.empty)} / {_seconds(r.lookup_empty)} "
+            f"| {r.noop.wall:.2f} / {r.lookup_noop.wall:.2f} / {r.pure_noop:.2f} | {r.save:.2f} "
+            f"| {ratio(r, 'list_floor', 'extra_vars'):.2f} / {ratio(r, 'list_floor', 'lookup'):.2f} / "
+            f"{ratio(r, 'list_floor', 'pure'):.2f} "
+            f"| {ratio(r, 'noop_over_list_floor', 'extra_vars'):.2f} / {ratio(r, 'noop_over_list_floor', 'lookup'):.2f}"
+            f" / {ratio(r, 'noop_over_list_floor', 'pure'):.2f} |")
     return "\n".join(out)
+
+
+def ratio(r: Row, what: str, way: str) -> float:
+    """Seconds over one ``ipvsadm -Sn`` of the same table, for the issue-13 style keys.
+
+    ``noop``: the no-op above the ping floor; ``list_floor``: the list floor above the ping floor (what any
+    module taking the list pays before it does anything); ``noop_over_list_floor``: the no-op above the list
+    floor (the module's own share). ``way``: extra_vars (-e @file), lookup, or pure (payloads in the container).
+    """
+    assert r.floor and r.noop and r.list_floor and r.list_floor_lookup and r.lookup_noop
+    noop = {"extra_vars": r.noop.wall, "lookup": r.lookup_noop.wall, "pure": r.pure_noop}[way]
+    list_floor = {"extra_vars": r.list_floor.wall, "lookup": r.list_floor_lookup.wall, "pure": r.pure_list_floor}[way]
+    floor = r.pure_floor if way == "pure" else r.floor.wall
+    above = {"noop": noop - floor, "list_floor": list_floor - floor, "noop_over_list_floor": noop - list_floor}[what]
+    return above / r.save
 
 
 def commit() -> str:
@@ -526,11 +757,15 @@ def commit() -> str:
 
 def above_floor(r: Row, which: str) -> float:
     """Seconds above the floor of a playbook run (empty, noop) or of the pure run."""
-    assert r.floor and r.empty and r.noop
+    assert r.floor and r.noop
     if which == "empty":
+        assert r.empty
         return r.empty.wall - r.floor.wall
     if which == "noop":
         return r.noop.wall - r.floor.wall
+    if which == "lookup_empty":
+        assert r.lookup_empty
+        return r.lookup_empty.wall - r.floor.wall
     if which == "pure_empty":
         return r.pure_empty - r.pure_floor
     return r.pure_noop - r.pure_floor
@@ -569,10 +804,23 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
                           "ipvsadm_ran": False, "validation_alone_s": round(r.validation, 2)},
             "engine_load_1min_before_after": r.load,
         }
+    for r in rows:  # the two floors and the list passed by a lookup, beside the keys above
+        assert r.lookup_empty and r.lookup_noop and r.list_floor and r.list_floor_lookup
+        n = r.n
+        data[f"speedup_playbook_lookup_{n}"] = round(r.base_empty / r.lookup_empty.wall, 1)
+        data[f"noop_over_read_lookup_{n}"] = round(ratio(r, "noop", "lookup"), 2)
+        for way, suffix in (("extra_vars", ""), ("lookup", "_lookup"), ("pure", "_pure")):
+            data[f"list_floor_over_read{suffix}_{n}"] = round(ratio(r, "list_floor", way), 2)
+            data[f"noop_over_list_floor{suffix}_{n}"] = round(ratio(r, "noop_over_list_floor", way), 2)
+        data[f"peak_rss_mib_list_floor_{n}"] = round(r.list_floor_rss_kib / 1024, 1)
+        data[f"detail_{n}"]["playbook_s"].update(
+            from_empty_lookup=round(r.lookup_empty.wall, 2), noop_lookup=round(r.lookup_noop.wall, 2),
+            list_floor=round(r.list_floor.wall, 2), list_floor_lookup=round(r.list_floor_lookup.wall, 2))
+        data[f"detail_{n}"]["pure_s"]["list_floor"] = round(r.pure_list_floor, 2)
     if 1000 in by_n and 10000 in by_n:
         low, high = by_n[1000], by_n[10000]
         data["growth_1000_to_10000"] = round(above_floor(high, "empty") / above_floor(low, "empty"), 1)
-        for which in ("noop", "pure_empty", "pure_noop"):
+        for which in ("noop", "pure_empty", "pure_noop", "lookup_empty"):
             data[f"growth_1000_to_10000_{which}"] = round(above_floor(high, which) / above_floor(low, which), 1)
     data["notes"] = {
         "speedup_playbook": "per-rule baseline / whole ansible-playbook from an empty table",
@@ -580,6 +828,12 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
                           "_pure: the same with the payloads run in the container",
         "growth_1000_to_10000": "from-empty playbook time above the floor, 10000 / 1000 (other variants beside it)",
         "peak_rss_mib": "ru_maxrss of the pure from-empty and no-op runs (module process or its ipvsadm children)",
+        "ways": "the list passed as users' vars (-e @file: the keys without a way) or read by the task, "
+                "lookup('ansible.builtin.file') | from_json (_lookup keys); _pure: payloads run in the container",
+        "list_floor_over_read": "(list floor - ansible.builtin.ping floor) / one ipvsadm -Sn: what any module "
+                                "taking the same list (same argument spec, no work) pays above the ping floor; the "
+                                "bound under noop_over_read",
+        "noop_over_list_floor": "(no-op - list floor) / one ipvsadm -Sn: the module's own share of a no-op",
     }
     data["goals"] = GOALS
     return data
@@ -595,26 +849,35 @@ def goals_report(data: dict[str, Any]) -> str:
         met = value <= bound if at_most else value >= bound
         lines.append(f"- {key} = {value} ({'<=' if at_most else '>='} {bound}: {'met' if met else 'NOT met'})")
 
-    verdict("speedup_playbook_1000", GOALS["speedup_playbook_1000"], False)
-    verdict("speedup_playbook_10000", GOALS["speedup_playbook_10000"], False)
+    for n in (1000, 10000):
+        verdict(f"speedup_playbook_{n}", GOALS[f"speedup_playbook_{n}"], False)
+        verdict(f"speedup_playbook_lookup_{n}", GOALS[f"speedup_playbook_{n}"], False)
     for n in (1000, 10000):
         verdict(f"noop_over_read_{n}", GOALS["noop_over_read"], True)
+        verdict(f"noop_over_read_lookup_{n}", GOALS["noop_over_read"], True)
         if f"noop_over_read_pure_{n}" in data:
             lines.append(f"  (pure: {data[f'noop_over_read_pure_{n}']})")
+        for suffix, label in (("", "-e @file"), ("_lookup", "lookup"), ("_pure", "pure")):
+            key = f"list_floor_over_read{suffix}_{n}"
+            if key in data:
+                lines.append(f"  bound, {label}: the list floor alone is {data[key]} x ipvsadm -Sn above the ping "
+                             f"floor; the no-op above the list floor {data[f'noop_over_list_floor{suffix}_{n}']}")
     verdict("growth_1000_to_10000", GOALS["growth"], True)
+    verdict("growth_1000_to_10000_lookup_empty", GOALS["growth"], True)
     for key in sorted(data):
-        if key.startswith("peak_rss_mib_") or key.startswith("growth_1000_to_10000_"):
+        if key.startswith("peak_rss_mib_") or (key.startswith("growth_1000_to_10000_")
+                                               and key != "growth_1000_to_10000_lookup_empty"):
             lines.append(f"- {key} = {data[key]}")
     for key in sorted(data):
-        if key.startswith("detail_") and data[key]["baseline_extrapolated"]:
+        if key.startswith("detail_") and data[key].get("baseline_extrapolated"):
             lines.append(f"- N={key[7:]}: the per-rule baseline is EXTRAPOLATED ({data[key]['baseline_note']})")
     return "\n".join(lines)
 
 
-def write_results(data: dict[str, Any]) -> None:
+def write_results(data: dict[str, Any], path: Path = RESULTS) -> None:
     out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(), **data}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -626,6 +889,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--full-max", type=int, default=1000,
                         help="measure the per-rule baseline in full up to this N, extrapolate above "
                              "(default: %(default)s)")
+    parser.add_argument("--noop-only", action="store_true",
+                        help="only the no-op, the two floors and ipvsadm -Sn on a table built by one ipvsadm -R "
+                             f"(for a loaded engine); writes {RESULTS_NOOP.relative_to(ROOT)} instead")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="leave the bench container running at the end")
     parser.add_argument("--reuse", action="store_true", help=f"use an existing {NAME} container")
@@ -652,7 +918,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     rows: list[Row] = []
     try:
         with tempfile.TemporaryDirectory(prefix="lvs-dr-bench-") as tmp:
-            (Path(tmp) / "bench.yml").write_text(PLAYBOOK, encoding="utf-8")
+            for way in WAYS:
+                suffix = "_lookup" if way == "lookup" else ""
+                (Path(tmp) / f"bench{suffix}.yml").write_text(playbook("lvs.dr.ipvs_service", way), encoding="utf-8")
+                (Path(tmp) / f"list_floor{suffix}.yml").write_text(playbook(LIST_FLOOR, way), encoding="utf-8")
+            (Path(tmp) / "library").mkdir()
+            (Path(tmp) / "library" / f"{LIST_FLOOR}.py").write_text(LIST_FLOOR_MODULE, encoding="utf-8")
             (Path(tmp) / "floor.yml").write_text(FLOOR_PLAYBOOK, encoding="utf-8")
             ansible = Ansible(playbook_bin, Path(tmp), ansible_env())
             if not exists:
@@ -660,8 +931,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             install_ipvsadm()
             for n in sizes:
                 print(f"N={n} ...", flush=True)
-                rows.append(measure(n, ansible, args.rerun_max, args.full_max))
-                print(report(rows[-1:]).splitlines()[2], flush=True)
+                rows.append(measure_size(n, ansible, args))
+                if not args.no_write:  # each size as it ends: a long run cut short keeps what it measured
+                    write_results(*written(rows, args.noop_only))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -672,14 +944,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.keep:
             remove_container()
     print()
-    print(report(rows))
-    results = summarize(rows)
+    print(report_floors(rows) if args.noop_only else report(rows))
+    results, path = written(rows, args.noop_only)
     print()
     print(goals_report(results))
     if not args.no_write:
-        write_results(results)
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+        write_results(results, path)
+        print(f"\nwritten to {path.relative_to(ROOT)}")
     return 0
+
+
+def measure_size(n: int, ansible: Ansible, args: argparse.Namespace) -> Row:
+    """One size, full or ``--noop-only``; prints its row."""
+    if args.noop_only:
+        row = measure_noop(n, ansible)
+        print(report_floors([row]).splitlines()[-1], flush=True)
+    else:
+        row = measure(n, ansible, args.rerun_max, args.full_max)
+        print(report([row]).splitlines()[2], flush=True)
+    return row
+
+
+def written(rows: list[Row], noop_only: bool) -> tuple[dict[str, Any], Path]:
+    return (summarize_noop(rows), RESULTS_NOOP) if noop_only else (summarize(rows), RESULTS)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,15 @@ notes:
     anything is still to do.
   - With more than 100 entries in O(services), the result's C(invocation.module_args.services) (shown at
     C(-vvv)) is the number of entries instead of the list, which would double the size of the result.
+  - >-
+    A very large O(services) list (thousands of entries) is best read from a JSON file by the task itself,
+    with the C(ansible.builtin.file) lookup and the C(from_json) filter (see the examples), not handed over as a
+    variable (C(vars_files), C(-e @file), inventory or role variables): ansible-core 2.19 tags and copies every value of
+    a variable when it loads it and again when it templates the task, and that is most of a large run. Measured
+    on the controller (2-core machine, ansible-core 2.19, a module taking the list with this module's argument
+    spec and exiting at once, C(connection: local)) at 10,000 services of 3 real servers each: 13.9 s with the
+    list passed as C(-e @file), 3.1 s with the lookup, 1.2 s with an empty list. The module's own work on
+    that list (validation, the table read, the plan) was about 0.3 s of CPU on the same machine.
   - The tunnel encapsulation type is not managed; tunnel real servers use ipvsadm's default (ipip).
   - The one-packet (C(-o)) flag and persistence engine (C(--pe)) of an existing service are not managed but are
     kept when the service is edited.
@@ -286,6 +295,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ result.services | selectattr('state', '==', 'absent') | list }}"
 
+- name: Thousands of services, read from a JSON file by the task itself (much faster than a vars file)
+  lvs.dr.ipvs_service:
+    services: "{{ lookup('ansible.builtin.file', 'services.json') | from_json }}"
+
 - name: Return every service of the task, changed or not (a large result with many services)
   lvs.dr.ipvs_service:
     services: "{{ lvs_services }}"
@@ -427,6 +440,7 @@ diff:
       after: "-A -t 192.168.206.150:80 -s wrr\n-a -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 1\n"
 """
 
+import gc
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
@@ -587,9 +601,19 @@ def abridged_invocation(params: dict[str, Any]) -> Optional[dict[str, Any]]:
 
 
 def main() -> None:
-    module = build_module()
-    invocation = abridged_invocation(module.params)
-    exit_with(module, lambda: run(module), {"invocation": invocation} if invocation else None)
+    # A 10,000-service request is about half a million live objects (Ansible's copies of the arguments, the
+    # request, the table read back): the cyclic garbage collector walked them all again and again, a third of
+    # a no-op run's CPU time, and found nothing to free (this module makes no reference cycles to speak of).
+    # The process ends with the task, so it runs without it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        module = build_module()
+        invocation = abridged_invocation(module.params)
+        exit_with(module, lambda: run(module), {"invocation": invocation} if invocation else None)
+    finally:
+        if collecting:  # the unit tests call main() in their own process
+            gc.enable()
 
 
 if __name__ == "__main__":
