@@ -15,11 +15,12 @@ hand as the guide's lab (VIP on the real servers' ``lo`` with arp_ignore=1/arp_a
 director's eth0, ``-A -t VIP:80 -s rr`` with both servers, ``-g -w 1``). Removed at the end, also on
 failure (unless ``--keep``).
 
-Per round, two blocks one after the other, each under its own bounded load from the client
+Per round, three blocks one after the other, each under its own bounded load from the client
 (``extensions/molecule/default/load_client.py``: 3 workers with a new connection per request, 2 with
 keep-alive connections of 8 s), each block making ``--changes`` scheduler changes (rr -> wrr -> rr ...),
 2 s apart, in one shell loop on the director:
 
+* **none**: the same loop without a change, the noise floor of the test bed (a failure there is the guest's);
 * **plain**: ``ipvsadm -E -t VIP:80 -s NEW`` (what ``lvs.dr.ipvs_service`` does today);
 * **detour**: a firewall-mark service with the new scheduler and the same real servers (one ``ipvsadm -R``
   batch), an nft rule in the director's prerouting (priority mangle) marking VIP:80 (IPVS looks a marked
@@ -28,8 +29,9 @@ keep-alive connections of 8 s), each block making ``--changes`` scheduler change
   scheduler edit on the address service, the rule removed, then a wait (at most 15 s) until the mark
   service has no active connection left, and the mark service deleted.
 
-Prints the counts and writes ``benchmarks/results/scheduler_change.json`` with the date and commit. It
-asserts nothing.
+A failure counts as "near a change" when it happened between a change's start and 6 s after its end (the
+client's timeout is 5 s). Prints the counts and writes ``benchmarks/results/scheduler_change.json`` with the
+date and commit. It asserts nothing.
 """
 
 from __future__ import annotations
@@ -54,12 +56,24 @@ NODES = {"client": f"{SUBNET}.20", "director": f"{SUBNET}.21", "rs1": f"{SUBNET}
 VIP = f"{SUBNET}.160"
 MARK = 7919  # the detour's firewall mark
 SCHEDULERS = ("wrr", "rr")
+METHODS = ("none", "plain", "detour")  # none: the same load and loop without a change (the noise floor)
+
+# Each change printed with its start and end (epoch ms), to match the failures' times.
+NONE = """
+i=0
+while [ $i -lt {changes} ]; do
+  t0=$(date +%s%3N); t1=$(date +%s%3N); echo "change $t0 $t1"
+  i=$((i + 1)); sleep 2
+done
+"""
 
 PLAIN = """
 i=0
 while [ $i -lt {changes} ]; do
   if [ $((i % 2)) -eq 0 ]; then s=wrr; else s=rr; fi
+  t0=$(date +%s%3N)
   ipvsadm -E -t {vip}:80 -s $s
+  t1=$(date +%s%3N); echo "change $t0 $t1"
   i=$((i + 1)); sleep 2
 done
 """
@@ -88,6 +102,7 @@ while [ $i -lt {changes} ]; do
   ipvsadm -D -f {mark}
   t2=$(ms)
   echo "detour $((t1 - t0)) $((t2 - t0)) $active"
+  echo "change $t0 $t2"
   i=$((i + 1)); sleep 2
 done
 nft delete table ip kd_steer
@@ -154,7 +169,7 @@ def block(method: str, changes: int) -> dict[str, Any]:
                              "/tmp/kd-stop"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     started = time.monotonic()
-    template = PLAIN if method == "plain" else DETOUR
+    template = {"none": NONE, "plain": PLAIN, "detour": DETOUR}[method]
     output = on("director", template.format(changes=changes, vip=VIP, mark=MARK, rs1=NODES["rs1"] + ":80",
                                             rs2=NODES["rs2"] + ":80"))
     seconds = time.monotonic() - started
@@ -166,6 +181,12 @@ def block(method: str, changes: int) -> dict[str, Any]:
     counts = json.loads(stdout)
     detours = [line.split()[1:] for line in output.splitlines() if line.startswith("detour ")]
     result = {"method": method, "changes": changes, "seconds": round(seconds, 1), **counts}
+    # a failure counts against a change when it happened from its start to 6 s after its end (the client's
+    # timeout is 5 s); the others happened between the changes
+    windows = [(int(w[1]) / 1000, int(w[2]) / 1000 + 6) for w in
+               (line.split() for line in output.splitlines() if line.startswith("change "))]
+    result["failed_near_a_change"] = sum(any(start <= at <= end for start, end in windows)
+                                         for at in counts["failure_times"])
     if detours:
         result["steered_ms"] = [int(d[0]) for d in detours]
         result["detour_ms"] = [int(d[1]) for d in detours]
@@ -188,11 +209,12 @@ def main() -> int:
         kernel = on("director", "uname -r").strip()
         blocks = []
         for round_ in range(1, args.rounds + 1):
-            for method in ("plain", "detour"):
+            for method in METHODS:
                 result = block(method, args.changes)
                 result["round"] = round_
                 blocks.append(result)
-                print(f"round {round_} {method:6}: {result['failed']} failed of {result['requests']} requests, "
+                print(f"round {round_} {method:6}: {result['failed']} failed of {result['requests']} requests "
+                      f"({result['failed_near_a_change']} near a change; {result['errors']}), "
                       f"{result['keepalive_broken']} broken of {result['keepalive_connections']} keep-alive "
                       f"connections, {args.changes} changes in {result['seconds']} s"
                       + (f"; detour {min(result['detour_ms'])}-{max(result['detour_ms'])} ms "
@@ -204,10 +226,11 @@ def main() -> int:
         if not args.keep:
             down(created)
     totals = {}
-    for method in ("plain", "detour"):
+    for method in METHODS:
         mine = [b for b in blocks if b["method"] == method]
         totals[method] = {key: sum(b[key] for b in mine) for key in
-                          ("changes", "requests", "failed", "keepalive_connections", "keepalive_broken")}
+                          ("changes", "requests", "failed", "failed_near_a_change", "keepalive_connections",
+                           "keepalive_broken")}
         print(f"{method:6} total: {totals[method]['failed']} failed of {totals[method]['requests']} requests in "
               f"{totals[method]['changes']} changes, {totals[method]['keepalive_broken']} broken of "
               f"{totals[method]['keepalive_connections']} keep-alive connections")

@@ -6,8 +6,9 @@ Until SECONDS have passed or STOP_FILE exists:
 * 3 workers each make one request per new TCP connection, back to back (20 ms apart);
 * 2 workers each hold a keep-alive connection for 8 s (a request every 0.5 s), close it and open the next.
 A request that gets no complete 200 answer counts as failed; a keep-alive connection that fails or is
-closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, and the
-real servers that answered (the page names them).
+closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, the
+failures by kind and the epoch seconds each one happened at (the first 200), and the real servers that answered
+(the page names them).
 """
 
 import http.client
@@ -25,6 +26,8 @@ lock = threading.Lock()
 counts = {"requests": 0, "failed": 0, "keepalive_connections": 0, "keepalive_broken": 0, "keepalive_requests": 0}
 servers: dict = {}
 samples: list = []
+kinds: dict = {}
+times: list = []
 
 
 def running() -> bool:
@@ -36,6 +39,11 @@ def count(what: str, error: str = "") -> None:
         counts[what] += 1
         if error and len(samples) < 5:
             samples.append(f"{time.strftime('%H:%M:%S')} {what}: {error}")
+        if error:
+            kind = error.split("(", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if len(times) < 200:
+                times.append(round(time.time(), 3))
 
 
 def ask(conn: http.client.HTTPConnection, headers: dict) -> int:
@@ -93,4 +101,4 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
-print(json.dumps(dict(counts, servers=servers, samples=samples)))
+print(json.dumps(dict(counts, servers=servers, samples=samples, errors=kinds, failure_times=times)))
