@@ -60,8 +60,8 @@ def test_filters_are_registered(name: str) -> None:
 
 
 WEIGHTED = [
-    {"address": "192.0.2.10", "port": 80, "real_servers": [{"address": "10.0.0.1", "weight": 2},
-                                                          {"address": "10.0.0.2", "port": 8080}]},
+    {"address": "192.0.2.10", "port": 80,
+     "real_servers": [{"address": "10.0.0.1", "weight": 2}, {"address": "10.0.0.2", "port": 8080}]},
     {"address": "192.0.2.10", "port": 443, "real_servers": [{"address": "10.0.0.1"}]},
     {"address": "192.0.2.11", "port": 80, "state": "absent", "real_servers": [{"address": "10.0.0.1"}]},
     {"address": "2001:db8::10", "port": 80, "real_servers": [{"address": "2001:db8::1"}]},
