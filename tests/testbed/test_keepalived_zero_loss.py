@@ -69,7 +69,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "all:\n  vars: {ansible_connection: docker, ansible_python_interpreter: /usr/bin/python3}\n"
             "  children:\n"
             f"    directors: {{hosts: {{director: {{ansible_host: {PREFIX}director}}}}}}\n"
-            f"    realservers: {{hosts: {{rs1: {{ansible_host: {PREFIX}rs1}}, rs2: {{ansible_host: {PREFIX}rs2}}}}}}\n"
+            # realserver_rip as in inventories/lab: the nested drain runs need no facts of the real servers
+            "    realservers:\n      hosts:\n"
+            f"        rs1: {{ansible_host: {PREFIX}rs1, realserver_rip: {NODES['rs1']}}}\n"
+            f"        rs2: {{ansible_host: {PREFIX}rs2, realserver_rip: {NODES['rs2']}}}\n"
             f"    clients: {{hosts: {{client: {{ansible_host: {PREFIX}client}}}}}}\n")
         (work / "vars.yml").write_text(
             f"director_vip: {VIP}\nrealserver_vip: {VIP}\ndirector_table_owner: keepalived\n"
@@ -91,7 +94,7 @@ def _playbook(lab: Path, playbook: Path, *extra: str) -> tuple[str, float]:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                ANSIBLE_STRATEGY_PLUGINS=str(SHARED / "strategy_plugins"),
                ANSIBLE_STRATEGY=os.environ.get("LVS_DR_STRATEGY", "mitogen_linear"),
-               ANSIBLE_DEPRECATION_WARNINGS="false", ANSIBLE_TIMEOUT="60", ANSIBLE_NOCOLOR="1")
+               ANSIBLE_DEPRECATION_WARNINGS="false", ANSIBLE_TIMEOUT="120", ANSIBLE_NOCOLOR="1")
     argv = [str(Path(sys.executable).with_name("ansible-playbook")), str(playbook),
             "-i", str(lab / "hosts.yml"), "-e", f"@{lab / 'vars.yml'}"]
     for value in extra:
