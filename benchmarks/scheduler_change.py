@@ -110,7 +110,8 @@ nft delete table ip kd_steer
 
 
 def docker(*argv: str, check: bool = True, stdin: str | None = None) -> str:
-    proc = subprocess.run(["docker", *argv], input=stdin, capture_output=True, text=True, timeout=600, check=False)
+    # a block's changes run in one exec: 16 detours took over 600 s on a busy guest
+    proc = subprocess.run(["docker", *argv], input=stdin, capture_output=True, text=True, timeout=3600, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"docker {' '.join(argv[:3])}...: rc {proc.returncode}: {proc.stderr.strip()}")
     return proc.stdout
@@ -165,7 +166,7 @@ def down(created_network: bool) -> None:
 def block(method: str, changes: int) -> dict[str, Any]:
     """One load, ``changes`` scheduler changes by ``method``, the counts."""
     on("client", "rm -f /tmp/kd-stop")
-    load = subprocess.Popen(["docker", "exec", PREFIX + "client", "python3", "/root/load_client.py", VIP, "900",
+    load = subprocess.Popen(["docker", "exec", PREFIX + "client", "python3", "/root/load_client.py", VIP, "3000",
                              "/tmp/kd-stop"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     started = time.monotonic()
@@ -197,17 +198,36 @@ def block(method: str, changes: int) -> dict[str, Any]:
     return result
 
 
+def write(blocks: list[dict[str, Any]], kernel: str) -> None:
+    """Print the totals so far and write them with every block, the date and the commit."""
+    totals = {}
+    for method in METHODS:
+        mine = [b for b in blocks if b["method"] == method]
+        totals[method] = {key: sum(b[key] for b in mine) for key in
+                          ("changes", "requests", "failed", "failed_near_a_change", "keepalive_connections",
+                           "keepalive_broken")}
+        print(f"{method:6} total: {totals[method]['failed']} failed of {totals[method]['requests']} requests in "
+              f"{totals[method]['changes']} changes, {totals[method]['keepalive_broken']} broken of "
+              f"{totals[method]['keepalive_connections']} keep-alive connections", flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    RESULTS.write_text(json.dumps({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit, "kernel": kernel,
+        "schedulers": list(SCHEDULERS), "totals": totals, "blocks": blocks}, indent=2, sort_keys=True) + "\n")
+    print(f"written {RESULTS.relative_to(ROOT)}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=12, help="scheduler changes per block (default 12)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of (plain, detour) (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (none, plain, detour) (default 2)")
     parser.add_argument("--keep", action="store_true", help="leave the containers for a look")
     args = parser.parse_args()
     created = False
+    blocks: list[dict[str, Any]] = []
     try:
         created = up()
         kernel = on("director", "uname -r").strip()
-        blocks = []
         for round_ in range(1, args.rounds + 1):
             for method in METHODS:
                 result = block(method, args.changes)
@@ -222,24 +242,10 @@ def main() -> int:
                          if "detour_ms" in result else ""), flush=True)
                 if result["samples"]:
                     print("  " + "\n  ".join(result["samples"]), flush=True)
+                write(blocks, kernel)  # after every block: a later failure keeps what was measured
     finally:
         if not args.keep:
             down(created)
-    totals = {}
-    for method in METHODS:
-        mine = [b for b in blocks if b["method"] == method]
-        totals[method] = {key: sum(b[key] for b in mine) for key in
-                          ("changes", "requests", "failed", "failed_near_a_change", "keepalive_connections",
-                           "keepalive_broken")}
-        print(f"{method:6} total: {totals[method]['failed']} failed of {totals[method]['requests']} requests in "
-              f"{totals[method]['changes']} changes, {totals[method]['keepalive_broken']} broken of "
-              f"{totals[method]['keepalive_connections']} keep-alive connections")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip()
-    RESULTS.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit, "kernel": kernel,
-        "schedulers": list(SCHEDULERS), "totals": totals, "blocks": blocks}, indent=2, sort_keys=True) + "\n")
-    print(f"written {RESULTS.relative_to(ROOT)}")
     return 0
 
 
