@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Optional
+
+from ansible.errors import AnsibleFilterError
 
 
 def _present(service: Mapping[str, Any]) -> bool:
@@ -55,10 +57,50 @@ def ipv4_real_servers(services: Iterable[Mapping[str, Any]]) -> list[str]:
     return found
 
 
+def _same_address(left: Any, right: str) -> bool:
+    try:
+        return ipaddress.ip_address(str(left)) == ipaddress.ip_address(right)
+    except ValueError:
+        return str(left) == right
+
+
+def real_server_weight(services: Iterable[Mapping[str, Any]], address: str, weight: Optional[int],
+                       variable: str = "drain_host") -> list[dict[str, Any]]:
+    """The services with every entry of the real server ``address`` at ``weight``, or without it (``None``).
+
+    Fails naming ``variable`` when ``address`` is not an IP address or is in no present service.
+    """
+    try:
+        wanted = str(ipaddress.ip_address(str(address)))
+    except ValueError:
+        raise AnsibleFilterError(f"{variable}: {address!r} is neither a host of the inventory nor an IP address. "
+                                 "Nothing was changed.") from None
+    found = False
+    result = []
+    for declared in services:
+        service = dict(declared)
+        if _present(service):
+            servers = []
+            for server in service.get("real_servers") or []:
+                if not _same_address(server.get("address"), wanted):
+                    servers.append(server)
+                    continue
+                found = True
+                if weight is not None:
+                    servers.append(dict(server, weight=int(weight)))
+            service["real_servers"] = servers
+        result.append(service)
+    if not found:
+        raise AnsibleFilterError(f"{variable}: {wanted} is in no virtual service of the director's inventory "
+                                 "(director_services, else director_real_servers). Nothing was changed.")
+    return result
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "group_real_servers": group_real_servers,
             "service_firewall_ports": service_firewall_ports,
             "ipv4_real_servers": ipv4_real_servers,
+            "real_server_weight": real_server_weight,
         }

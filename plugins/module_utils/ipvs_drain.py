@@ -22,6 +22,7 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
 
 STATES = ("drained", "absent", "active")
 WAIT_FOR = ("active", "all", "none")
+TABLE_OWNERS = ("ipvsadm", "keepalived")
 MAX_WEIGHT = 65535
 MAX_TIMEOUT = 86400.0
 
@@ -38,6 +39,12 @@ class DrainRequest:
     timeout: float
     poll_interval: float
     fail_on_timeout: bool
+    table_owner: str = "ipvsadm"
+
+    @property
+    def writes(self) -> bool:
+        """Whether the module changes the table itself (keepalived applies its own configuration)."""
+        return self.table_owner == "ipvsadm"
 
     @property
     def target_weight(self) -> int:
@@ -103,7 +110,7 @@ def validate(params: dict[str, object]) -> DrainRequest:
     timeout = float(_number(params["timeout"], "timeout", 0, MAX_TIMEOUT, integer=False))
     poll = float(_number(params["poll_interval"], "poll_interval", 0.1, 60, integer=False))
     return DrainRequest(address, port, state, weight, str(params["wait_for"]), timeout, poll,
-                        bool(params["fail_on_timeout"]))
+                        bool(params["fail_on_timeout"]), str(params.get("table_owner") or "ipvsadm"))
 
 
 def entries(table: IpvsTable, request: DrainRequest) -> list[Entry]:
@@ -124,6 +131,15 @@ def weight_lines(found: list[Entry], weight: int) -> list[str]:
 
 def removal_lines(found: list[Entry]) -> list[str]:
     return [server_line("-d", entry.key, entry.server) for entry in found]
+
+
+def applied(found: list[Entry], request: DrainRequest) -> bool:
+    """Whether the table shows what the owner was told: the server gone (absent), else its target weight."""
+    if request.state == "absent":
+        return not found
+    if request.state == "active" and not found:  # a returning server may still be on its way in
+        return False
+    return all(entry.server.weight == request.target_weight for entry in found)
 
 
 def left(found: list[Entry]) -> dict[str, int]:

@@ -73,6 +73,19 @@ options:
     description: Seconds between two reads of the table while waiting, from 0.1 to 60.
     type: float
     default: 1
+  table_owner:
+    description:
+      - Who owns the table. V(ipvsadm) (the default) - the module sets the weight and removes the server itself.
+      - V(keepalived) - the module changes nothing; keepalived does, from its configuration (C(lvs.dr.drain) writes
+        the weight or the removal into keepalived.conf and reloads it, because keepalived undoes manual edits at
+        its next health-check change). The module waits until the live table shows the weight (or, with
+        V(absent), that the server is gone), then, for V(drained), until the connections have ended, all within
+        O(timeout). A server to drain that is not in the live table (keepalived took it out while its check
+        fails) is reported with a warning, not waited for; a returning one (V(active)) is waited for until it is
+        in the table with O(weight).
+    type: str
+    choices: [ipvsadm, keepalived]
+    default: ipvsadm
   fail_on_timeout:
     description:
       - Fail when O(timeout) passes with connections left (the default). With V(false) the task warns, reports
@@ -160,6 +173,7 @@ commands:
 """
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from ansible.module_utils.basic import AnsibleModule
@@ -168,9 +182,11 @@ from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, e
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_text
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_drain import (
     STATES,
+    TABLE_OWNERS,
     WAIT_FOR,
     DrainRequest,
     Entry,
+    applied,
     describe,
     drained,
     entries,
@@ -191,6 +207,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "timeout": {"type": "float", "default": 300.0},
     "poll_interval": {"type": "float", "default": 1.0},
     "fail_on_timeout": {"type": "bool", "default": True},
+    "table_owner": {"type": "str", "choices": list(TABLE_OWNERS), "default": "ipvsadm"},
 }
 
 QUIESCENT_TEMPLATE = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
@@ -220,6 +237,66 @@ def wait(ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry]) -> tuple[l
     return found, round(clock() - start, 1), False
 
 
+def wait_for_owner(ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry]) -> tuple[list[Entry], float, bool]:
+    """Poll until the table shows what keepalived was told (its reload is asynchronous): (entries, waited,
+    timed_out)."""
+    start = clock()
+    while not applied(found, request):
+        elapsed = clock() - start
+        if elapsed >= request.timeout:
+            return found, round(elapsed, 1), True
+        sleep(min(request.poll_interval, request.timeout - elapsed))
+        found = read(ipvsadm, request)
+    return found, round(clock() - start, 1), False
+
+
+def run_owned(module: AnsibleModule, ipvsadm: Ipvsadm, request: DrainRequest, found: list[Entry],
+              what: str) -> dict[str, Any]:
+    """table_owner=keepalived: change nothing, wait until keepalived has applied the weight (or the removal),
+    then, for a drain, until the connections have ended."""
+    weight = request.target_weight
+    result: dict[str, Any] = {"changed": False, "removed": False, "waited": 0.0, "timed_out": False, "commands": []}
+    if not found and request.state == "drained":
+        module.warn(f"{what} is in no virtual service of the live table: keepalived takes a real server out while "
+                    "its health check fails and puts it back, with the weight of keepalived.conf, once it passes")
+        result.update(services=[], left=left(found))
+        return result
+    if module.check_mode:  # keepalived.conf was not written: nothing to wait for
+        result.update(services=describe(found, None if request.state == "absent" else weight), left=left(found),
+                      removed=request.state == "absent" and bool(found))
+        return result
+    found, waited, timed_out = wait_for_owner(ipvsadm, request, found)
+    if timed_out:
+        shown = ", ".join(f"{entry.name} weight {entry.server.weight}" for entry in found)
+        wanted = "removed it" if request.state == "absent" else f"set weight {weight}"
+        raise LvsDrError(f"timeout: keepalived has not {wanted} within {request.timeout:g} s (its reload failed? "
+                         f"see its log): {shown}", parameter="timeout", services=describe(found), waited=waited,
+                         left=left(found), timed_out=True)
+    result["waited"] = waited
+    if request.state == "absent":
+        result.update(services=[], left=left(found), removed=True)
+        return result
+    if request.waits and found:
+        rest = replace(request, timeout=max(0.0, request.timeout - waited))
+        found, waited_more, result["timed_out"] = wait(ipvsadm, rest, found)
+        result["waited"] = round(waited + waited_more, 1)
+    result["left"] = left(found)
+    if result["timed_out"]:
+        message = timeout_message(found, request, what, result["left"])
+        if request.fail_on_timeout:
+            raise LvsDrError(message + "; it stays at weight 0", parameter="timeout", services=describe(found),
+                             waited=result["waited"], timed_out=True, left=result["left"])
+        module.warn(message)
+    result["services"] = describe(found)
+    return result
+
+
+def timeout_message(found: list[Entry], request: DrainRequest, what: str, counts: dict[str, int]) -> str:
+    return (f"{what} still has {counts['active']} active and {counts['inactive']} inactive "
+            f"connections after {request.timeout:g} s: "
+            + ", ".join(f"{entry.name} ({entry.active}/{entry.inactive})" for entry in found))
+
+
 def quiescent_templates_expire() -> Optional[bool]:
     """The kernel's expire_quiescent_template setting; None when it cannot be read."""
     text = read_text(QUIESCENT_TEMPLATE)
@@ -245,6 +322,8 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     ipvsadm = Ipvsadm(module)
     found = read(ipvsadm, request)
     what = f"{request.address}" + (f" port {request.port}" if request.port else "")
+    if not request.writes:
+        return run_owned(module, ipvsadm, request, found, what)
     if not found and request.state != "absent":
         raise LvsDrError(f"real_server: {what} is in no virtual service of the table", parameter="real_server")
 
@@ -276,9 +355,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         found, result["waited"], result["timed_out"] = wait(ipvsadm, request, found)
     result["left"] = left(found)
     if result["timed_out"]:
-        message = (f"{what} still has {result['left']['active']} active and {result['left']['inactive']} inactive "
-                   f"connections after {request.timeout:g} s: "
-                   + ", ".join(f"{entry.name} ({entry.active}/{entry.inactive})" for entry in found))
+        message = timeout_message(found, request, what, result["left"])
         if request.fail_on_timeout:
             diff.add(f"IPVS entries of {what}", before, table_text(found))
             fields = diff.report({"services": describe(found), "waited": result["waited"], "timed_out": True,

@@ -7,9 +7,9 @@ Until SECONDS have passed or STOP_FILE exists:
 * 2 workers each hold a keep-alive connection for 8 s (a request every 0.5 s), close it and open the next.
 A request that gets no complete 200 answer counts as failed; a keep-alive connection that fails or is
 closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, the
-real servers that answered (the page names them), and the outage: the longest time without a successful
-new-connection request (outage_s, from the start to the end of the run) and the time from the first to the
-last failed one (failing_s).
+real servers that answered (the page names them), the failures by kind and the epoch seconds each one
+happened at (the first 200), and the outage: the longest time without a successful new-connection request
+(outage_s, from the start to the end of the run) and the time from the first to the last failed one (failing_s).
 """
 
 import http.client
@@ -29,6 +29,8 @@ servers: dict = {}
 samples: list = []
 # monotonic times: the last successful new-connection request, the first and last failed one
 times = {"start": time.monotonic(), "last_ok": time.monotonic(), "gap": 0.0, "first_failed": 0.0, "last_failed": 0.0}
+kinds: dict = {}
+failure_times: list = []
 
 
 def running() -> bool:
@@ -50,6 +52,11 @@ def count(what: str, error: str = "") -> None:
             times["first_failed"] = times["first_failed"] or times["last_failed"]
         if error and len(samples) < 5:
             samples.append(f"{time.strftime('%H:%M:%S')} {what}: {error}")
+        if error:
+            kind = error.split("(", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if len(failure_times) < 200:
+                failure_times.append(round(time.time(), 3))
 
 
 def ask(conn: http.client.HTTPConnection, headers: dict) -> int:
@@ -110,5 +117,5 @@ for thread in threads:
     thread.join()
 outage = max(times["gap"], time.monotonic() - times["last_ok"])
 failing = times["last_failed"] - times["first_failed"]
-print(json.dumps(dict(counts, servers=servers, samples=samples, outage_s=round(outage, 2),
-                      failing_s=round(failing, 2))))
+print(json.dumps(dict(counts, servers=servers, samples=samples, errors=kinds, failure_times=failure_times,
+                      outage_s=round(outage, 2), failing_s=round(failing, 2))))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.dr.plugins.filter import director
 from ansible_collections.lvs.dr.plugins.filter.director import (
     group_real_servers,
     ipv4_real_servers,
+    real_server_weight,
     service_firewall_ports,
 )
 
@@ -55,3 +57,38 @@ def test_ipv4_real_servers_once_in_order_of_present_services() -> None:
 @pytest.mark.parametrize("name", ["group_real_servers", "service_firewall_ports", "ipv4_real_servers"])
 def test_filters_are_registered(name: str) -> None:
     assert director.FilterModule().filters()[name].__name__ == name
+
+
+WEIGHTED = [
+    {"address": "192.0.2.10", "port": 80,
+     "real_servers": [{"address": "10.0.0.1", "weight": 2}, {"address": "10.0.0.2", "port": 8080}]},
+    {"address": "192.0.2.10", "port": 443, "real_servers": [{"address": "10.0.0.1"}]},
+    {"address": "192.0.2.11", "port": 80, "state": "absent", "real_servers": [{"address": "10.0.0.1"}]},
+    {"address": "2001:db8::10", "port": 80, "real_servers": [{"address": "2001:db8::1"}]},
+]
+
+
+def test_real_server_weight_sets_every_entry_of_the_server_in_present_services() -> None:
+    result = real_server_weight(WEIGHTED, "10.0.0.1", 0)
+    assert [[server.get("weight") for server in service["real_servers"]] for service in result] == [
+        [0, None], [0], [None], [None]]
+    assert result[0]["real_servers"][1] == {"address": "10.0.0.2", "port": 8080}  # the others untouched
+    assert WEIGHTED[0]["real_servers"][0]["weight"] == 2  # a copy
+
+
+def test_real_server_weight_none_leaves_it_out_and_compares_addresses_normalised() -> None:
+    result = real_server_weight(WEIGHTED, "10.0.0.1", None)
+    assert [[server["address"] for server in service["real_servers"]] for service in result] == [
+        ["10.0.0.2"], [], ["10.0.0.1"], ["2001:db8::1"]]
+    assert real_server_weight(WEIGHTED, "2001:DB8:0::1", 5)[3]["real_servers"] == [
+        {"address": "2001:db8::1", "weight": 5}]
+
+
+@pytest.mark.parametrize(("address", "message"), [
+    ("rs9", "drain_host: 'rs9' is neither a host of the inventory nor an IP address. Nothing was changed."),
+    ("10.0.0.9", "drain_host: 10.0.0.9 is in no virtual service of the director's inventory"),
+])
+def test_real_server_weight_bad_address_names_the_variable(address: str, message: str) -> None:
+    with pytest.raises(AnsibleFilterError) as failure:
+        real_server_weight(WEIGHTED, address, 0)
+    assert str(failure.value).startswith(message)

@@ -26,6 +26,7 @@ class FakeIpvsadm:
         self.restores: list[str] = []
         self.warnings: list[str] = []
         self.persistent = persistent
+        self.owner_changes: dict[int, Any] = {}  # listing number -> change made before it
         # service -> {server: [weight, upper, lower]}
         self.table: dict[str, dict[str, list[int]]] = {
             "192.0.2.10:80": {f"{RS1}:80": [1, 50, 10], f"{RS2}:80": [1, 0, 0]},
@@ -59,6 +60,8 @@ class FakeIpvsadm:
         active, inactive = self.rs1_counts()
         if not thresholds:
             self.reads += 1
+            if self.reads in self.owner_changes:  # keepalived applying its reload meanwhile
+                self.owner_changes.pop(self.reads)(self.table)
         out = "IP Virtual Server version 1.2.1 (size=4096)\n"
         if thresholds:
             out += ("Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\n"
@@ -217,3 +220,82 @@ def test_bad_input_names_the_parameter_and_changes_nothing(
     assert result["failed"] is True and result["parameter"] == parameter
     assert result["msg"].startswith(message)
     assert kernel.restores == []
+
+
+def _rs1_weight(weight: int) -> Any:
+    def change(table: dict[str, dict[str, list[int]]]) -> None:
+        for service in table.values():
+            for server, fields in service.items():
+                if server.startswith(RS1 + ":"):
+                    fields[0] = weight
+    return change
+
+
+def _rs1_removed(table: dict[str, dict[str, list[int]]]) -> None:
+    for service in table.values():
+        for server in [server for server in service if server.startswith(RS1 + ":")]:
+            del service[server]
+
+
+def test_keepalived_owner_waits_for_its_weight_then_for_the_connections_and_writes_nothing(
+        run_module: RunModule, fake: Any) -> None:
+    kernel, timer = fake([(3, 0), (3, 0), (3, 0), (1, 0), (0, 2)])
+    kernel.owner_changes[3] = _rs1_weight(0)  # the third listing sees keepalived's weight 0
+    result = run_module(ipvs_drain, {"real_server": RS1, "table_owner": "keepalived", "poll_interval": 1})
+    assert not result.get("failed") and result["changed"] is False
+    assert kernel.restores == [] and result["commands"] == []
+    assert timer.sleeps == [1, 1, 1, 1] and result["waited"] == 4.0
+    assert result["left"] == {"active": 0, "inactive": 2} and [s["weight"] for s in result["services"]] == [0, 0]
+
+
+def test_keepalived_owner_absent_waits_until_the_server_is_gone(run_module: RunModule, fake: Any) -> None:
+    kernel, _timer = fake([(0, 1)])
+    kernel.owner_changes[2] = _rs1_removed
+    result = run_module(ipvs_drain, {"real_server": RS1, "state": "absent", "table_owner": "keepalived"})
+    assert not result.get("failed") and result["removed"] is True and kernel.restores == []
+    assert result["waited"] == 1.0
+
+
+def test_keepalived_owner_that_never_applies_fails_on_the_timeout(run_module: RunModule, fake: Any) -> None:
+    kernel, _timer = fake([(0, 0)])
+    result = run_module(ipvs_drain, {"real_server": RS1, "state": "active", "weight": 3, "table_owner": "keepalived",
+                                     "timeout": 3})
+    assert result["failed"] is True and result["parameter"] == "timeout"
+    assert result["msg"].startswith("timeout: keepalived has not set weight 3 within 3 s")
+    assert kernel.restores == []
+
+
+def test_keepalived_owner_timeout_of_the_connections_fails_and_reports_them(run_module: RunModule, fake: Any) -> None:
+    kernel, _timer = fake([(2, 0)])
+    kernel.owner_changes[1] = _rs1_weight(0)
+    result = run_module(ipvs_drain, {"real_server": RS1, "table_owner": "keepalived", "timeout": 2})
+    assert result["failed"] is True and result["parameter"] == "timeout"
+    assert result["msg"].startswith(f"{RS1} still has 2 active and 0 inactive connections after 2 s")
+    assert result["left"] == {"active": 2, "inactive": 0} and kernel.restores == []
+
+
+def test_keepalived_owner_server_out_of_the_table_warns(run_module: RunModule, fake: Any) -> None:
+    kernel, timer = fake([(0, 0)])
+    _rs1_removed(kernel.table)
+    result = run_module(ipvs_drain, {"real_server": RS1, "table_owner": "keepalived"})
+    assert not result.get("failed") and result["changed"] is False and timer.sleeps == []
+    assert any("health check fails" in warning for warning in kernel.warnings)
+
+
+def test_keepalived_owner_check_mode_neither_waits_nor_writes(run_module: RunModule, fake: Any) -> None:
+    kernel, timer = fake([(3, 0)])
+    result = run_module(ipvs_drain, {"real_server": RS1, "table_owner": "keepalived"}, check=True)
+    assert result["changed"] is False and timer.sleeps == [] and kernel.restores == []
+    assert [s["weight"] for s in result["services"]] == [0, 0] and result["left"] == {"active": 3, "inactive": 0}
+
+
+def test_keepalived_owner_active_waits_until_the_server_is_back(run_module: RunModule, fake: Any) -> None:
+    kernel, _timer = fake([(0, 0)])
+    _rs1_removed(kernel.table)
+
+    def back(table: dict[str, dict[str, list[int]]]) -> None:
+        table["192.0.2.10:80"][f"{RS1}:80"] = [2, 0, 0]
+    kernel.owner_changes[3] = back
+    result = run_module(ipvs_drain, {"real_server": RS1, "state": "active", "weight": 2, "table_owner": "keepalived"})
+    assert not result.get("failed") and result["waited"] == 2.0 and kernel.restores == []
+    assert [s["weight"] for s in result["services"]] == [2]
