@@ -17,7 +17,6 @@ director switches to ipvsadm and back leaving nothing of the old owner.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,24 +24,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from testbed_nodes import docker, needs_engine, start_node
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK = "lvs-dr-ka-net"
 SUBNET = "172.31.99"
 NODES = {"director": f"{SUBNET}.2", "rs1": f"{SUBNET}.3", "rs2": f"{SUBNET}.4"}
 VIP = f"{SUBNET}.150"
-IMAGE = os.environ.get("LVS_DR_NODE_IMAGE", "lvs-dr/node:debian12")
 
-pytestmark = pytest.mark.skipif(not os.environ.get("DOCKER_HOST") or shutil.which("docker") is None,
-                                reason="needs DOCKER_HOST of an engine with IPVS (source <(tools/labhost env))")
-
-
-def _docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check, timeout=300)
+pytestmark = needs_engine
 
 
 def _on(node: str, command: str) -> str:
-    return _docker("exec", f"lvs-dr-ka-{node}", "sh", "-c", command).stdout
+    return docker("exec", f"lvs-dr-ka-{node}", "sh", "-c", command).stdout
 
 
 def _table() -> str:
@@ -61,13 +55,10 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> float:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("ka")
-    _docker("network", "create", "--subnet", f"{SUBNET}.0/24", NETWORK)
+    docker("network", "create", "--subnet", f"{SUBNET}.0/24", NETWORK)
     try:
         for node, address in NODES.items():
-            _docker("run", "-d", "--name", f"lvs-dr-ka-{node}", "--hostname", f"ka-{node}", "--network", NETWORK,
-                    "--ip", address, "--privileged", "--cgroupns", "host", "--stop-signal", "SIGRTMIN+3",
-                    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", IMAGE, "/sbin/init")
+            start_node(f"lvs-dr-ka-{node}", f"ka-{node}", NETWORK, address)
         (work / "hosts.yml").write_text(
             "all:\n  vars: {ansible_connection: docker, ansible_python_interpreter: /usr/bin/python3}\n"
             "  children:\n"
@@ -79,15 +70,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "                        delay_before_retry: 1, delay_loop: 2}\n")
 
         def booted() -> bool:
-            return all("running" in _docker("exec", f"lvs-dr-ka-{n}", "systemctl", "is-system-running",
-                                            check=False).stdout for n in NODES)
+            return all("running" in docker("exec", f"lvs-dr-ka-{n}", "systemctl", "is-system-running",
+                                           check=False).stdout for n in NODES)
 
         _wait(booted, 120)
         yield work
     finally:
         for node in NODES:
-            _docker("rm", "-f", f"lvs-dr-ka-{node}", check=False)
-        _docker("network", "rm", NETWORK, check=False)
+            docker("rm", "-f", f"lvs-dr-ka-{node}", check=False)
+        docker("network", "rm", NETWORK, check=False)
 
 
 def _site(lab: Path, *extra: str) -> str:
@@ -144,6 +135,6 @@ def test_keepalived_owns_checks_reloads_and_switches(lab: Path) -> None:
 
     # And back: the ipvsadm owner's unit and rules go, keepalived declares the new weights.
     _site(lab, "director_weight=3")
-    assert "No such file" in _docker("exec", "lvs-dr-ka-director", "ls", "/etc/ipvsadm.rules",
-                                     "/etc/systemd/system/lvs-dr-director.service", check=False).stderr
+    assert "No such file" in docker("exec", "lvs-dr-ka-director", "ls", "/etc/ipvsadm.rules",
+                                    "/etc/systemd/system/lvs-dr-director.service", check=False).stderr
     assert f"{NODES['rs1']}:80               Route   3" in _table()

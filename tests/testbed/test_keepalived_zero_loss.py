@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testbed_nodes import docker, needs_engine, start_node
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK = "lvs-dr-kd"
@@ -36,19 +36,13 @@ SUBNET = "172.31.209"
 PREFIX = "kd-ka-"
 NODES = {"director": f"{SUBNET}.2", "rs1": f"{SUBNET}.3", "rs2": f"{SUBNET}.4", "client": f"{SUBNET}.5"}
 VIP = f"{SUBNET}.150"
-IMAGE = os.environ.get("LVS_DR_NODE_IMAGE", "lvs-dr/node:debian12")
 SHARED = REPO / "extensions" / "molecule" / "shared"
 
-pytestmark = pytest.mark.skipif(not os.environ.get("DOCKER_HOST") or shutil.which("docker") is None,
-                                reason="needs DOCKER_HOST of an engine with IPVS (source <(tools/labhost env))")
-
-
-def _docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check, timeout=300)
+pytestmark = needs_engine
 
 
 def _booted() -> bool:
-    return all("running" in _docker("exec", PREFIX + node, "systemctl", "is-system-running", check=False).stdout
+    return all("running" in docker("exec", PREFIX + node, "systemctl", "is-system-running", check=False).stdout
                for node in NODES)
 
 
@@ -56,15 +50,12 @@ def _booted() -> bool:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("kd")
     created = False
-    if not _docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$").stdout.strip():
-        _docker("network", "create", "--subnet", f"{SUBNET}.0/24", NETWORK)
+    if not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$").stdout.strip():
+        docker("network", "create", "--subnet", f"{SUBNET}.0/24", NETWORK)
         created = True
     try:
         for node, address in NODES.items():
-            _docker("run", "-d", "--name", PREFIX + node, "--hostname", PREFIX + node, "--network", NETWORK,
-                    "--ip", address, "--privileged", "--cgroupns", "host", "--stop-signal", "SIGRTMIN+3",
-                    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", IMAGE, "/sbin/init")
+            start_node(PREFIX + node, PREFIX + node, NETWORK, address)
         (work / "hosts.yml").write_text(
             "all:\n  vars: {ansible_connection: docker, ansible_python_interpreter: /usr/bin/python3}\n"
             "  children:\n"
@@ -85,9 +76,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield work
     finally:
         for node in NODES:
-            _docker("rm", "-f", PREFIX + node, check=False)
+            docker("rm", "-f", PREFIX + node, check=False)
         if created:
-            _docker("network", "rm", NETWORK, check=False)  # stays while another run uses it
+            docker("network", "rm", NETWORK, check=False)  # stays while another run uses it
 
 
 def _playbook(lab: Path, playbook: Path, *extra: str) -> tuple[str, float]:
