@@ -73,6 +73,28 @@ def lab_hosts(os_name: str, services: dict[str, Any] | None = None, **kwargs: An
     return {host: {"facts": facts(os_name, host, **kwargs), "services": services or {}} for host in LAB}
 
 
+# A second director beside the guide's, for the keepalived pair.
+DIRECTOR2 = "192.168.206.131"
+PAIR_INVENTORY = f"""
+[directors]
+director ansible_host={LAB['director']} director_vrrp_priority=150
+director2 ansible_host={DIRECTOR2} director_vrrp_priority=100
+[realservers]
+rs1 ansible_host={LAB['rs1']} realserver_rip={LAB['rs1']}
+rs2 ansible_host={LAB['rs2']} realserver_rip={LAB['rs2']}
+"""
+
+
+def node_facts(os_name: str, like: str, address: str, mac: str) -> dict[str, Any]:
+    """The facts of lab host ``like`` on that OS, moved to another address and MAC (another node of its kind)."""
+    found = facts(os_name, like)
+    found["default_ipv4"]["address"] = address
+    found["ens33"]["ipv4"]["address"] = address
+    found["ens33"]["macaddress"] = mac
+    found["all_ipv4_addresses"] = [address]
+    return found
+
+
 @dataclass
 class Run:
     rc: int

@@ -9,7 +9,6 @@ naming the variable and the value.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shutil
@@ -17,34 +16,20 @@ import subprocess
 from typing import Any, Callable
 
 import pytest
-from roles_harness import DEB_VIP, FIREWALLD_RUNNING, LAB, Run, facts, lab_hosts
+from roles_harness import DEB_VIP, DIRECTOR2, FIREWALLD_RUNNING, LAB, Run, lab_hosts, node_facts
+from roles_harness import PAIR_INVENTORY as ROLES_PAIR_INVENTORY
 
 KA = "keepalived_conf"
 CONF = "/etc/keepalived/keepalived.conf"
 FACT = "/etc/ansible/facts.d/lvs_dr_director.fact"
 D = "lvs.dr.director : "
 READ_ONLY = {"lvs.dr.service_info"}
-# A second director beside the guide's, for the pair.
-DIRECTOR2 = "192.168.206.131"
-PAIR_INVENTORY = f"""
-[directors]
-director ansible_host={LAB['director']} director_vrrp_priority=150
-director2 ansible_host={DIRECTOR2} director_vrrp_priority=100
-[realservers]
-rs1 ansible_host={LAB['rs1']} realserver_rip={LAB['rs1']}
-rs2 ansible_host={LAB['rs2']} realserver_rip={LAB['rs2']}
-[directors:vars]
-director_interface=ens33
-"""
+PAIR_INVENTORY = ROLES_PAIR_INVENTORY + "[directors:vars]\ndirector_interface=ens33\n"
 
 
 def _pair_hosts(**director: Any) -> dict[str, Any]:
     hosts = lab_hosts("debian12")
-    second = copy.deepcopy(facts("debian12", "director"))
-    second["default_ipv4"]["address"] = DIRECTOR2
-    second["ens33"]["ipv4"]["address"] = DIRECTOR2
-    second["ens33"]["macaddress"] = "00:0c:29:00:00:02"
-    second["all_ipv4_addresses"] = [DIRECTOR2]
+    second = node_facts("debian12", "director", DIRECTOR2, "00:0c:29:00:00:02")
     hosts["director2"] = {"facts": second, "services": {}}
     hosts["director"].update(director)
     return hosts

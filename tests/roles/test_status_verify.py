@@ -9,24 +9,15 @@ kernel in the Molecule scenario ``ha``.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import Any, Callable
 
-from roles_harness import LAB, Run, facts
+from roles_harness import DIRECTOR2, LAB, PAIR_INVENTORY, Run, node_facts
 
 VIP = "198.51.100.150"
-DIRECTOR2 = "192.168.206.131"
 CLIENT = "192.168.206.10"
-INVENTORY = f"""
-[clients]
+INVENTORY = PAIR_INVENTORY + f"""[clients]
 client ansible_host={CLIENT}
-[directors]
-director ansible_host={LAB['director']} director_vrrp_priority=150
-director2 ansible_host={DIRECTOR2} director_vrrp_priority=100
-[realservers]
-rs1 ansible_host={LAB['rs1']} realserver_rip={LAB['rs1']}
-rs2 ansible_host={LAB['rs2']} realserver_rip={LAB['rs2']}
 [all:vars]
 director_vip={VIP}
 """
@@ -62,11 +53,8 @@ def _addresses(*addresses: str) -> dict[str, Any]:
 
 
 def _host(name: str, address: str, **answers: Any) -> dict[str, Any]:
-    found = copy.deepcopy(facts("debian12", "director" if name.startswith("director") else "rs1"))
-    found["default_ipv4"]["address"] = address
-    found["ens33"]["ipv4"]["address"] = address
-    found["ens33"]["macaddress"] = "00:0c:29:00:00:" + address.rsplit(".", 1)[1][-2:].zfill(2)
-    found["all_ipv4_addresses"] = [address]
+    found = node_facts("debian12", "director" if name.startswith("director") else "rs1", address,
+                       "00:0c:29:00:00:" + address.rsplit(".", 1)[1][-2:].zfill(2))
     return {"facts": found, "services": {"keepalived.service": {"state": "running", "status": "enabled"}},
             "answers": answers}
 
