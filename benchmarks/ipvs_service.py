@@ -144,7 +144,8 @@ def playbook(module: str, way: str) -> str:
 
 
 # The second floor: what any module that takes the same list pays before it does anything with it. It is
-# ipvs_service's main() with the work left out: the same argument spec and AnsibleModule options (so the same
+# ipvs_service's main() with the work left out: the same argument spec and AnsibleModule options, from the same
+# module_utils functions the module calls (service_module_spec, service_module_constraints; so the same
 # parsing, type checks and copies of the arguments), the cyclic GC off and the same abridged invocation, then
 # exit_json. Run the same ways as the module (playbook, either way of passing the list, and pure), it tells the
 # controller's and AnsibleModule's share of a run from the module's own.
@@ -156,31 +157,14 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    FWMARK_EXCLUSIVE,
-    SERVICES_EXCLUSIVE,
-    service_spec,
+    service_module_constraints,
+    service_module_spec,
 )
-
-ARGUMENT_SPEC = {
-    "services": {"type": "list", "elements": "dict"},
-    **service_spec(),
-    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
-    "save": {"type": "bool", "default": False},
-    "save_path": {"type": "path"},
-}
 
 
 def main():
     gc.disable()
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
-        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
-        required_one_of=[("services", "address", "fwmark")],
-        required_together=[("address", "port")],
-        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=service_module_spec(), **service_module_constraints())
     services = module.params["services"] or []
     module.exit_json(changed=False, entries=len(services), invocation={
         "module_args": {**module.params, "services": "(%d entries, not echoed back)" % len(services)}})

@@ -448,9 +448,8 @@ from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    FWMARK_EXCLUSIVE,
-    SERVICES_EXCLUSIVE,
-    service_spec,
+    service_module_constraints,
+    service_module_spec,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
@@ -474,28 +473,12 @@ TABLE_DIFF_HEADER = "ipvs table (managed services)"
 # above this many entries, invocation.module_args.services is a count instead of the list
 ECHO_SERVICES_MAX = 100
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
-    # keys, messages naming services[i].option): Ansible's own per-entry suboption pass cost about a third of
-    # a no-op run at 1000 services and found nothing that one misses. The entries are documented above.
-    "services": {"type": "list", "elements": "dict"},
-    **service_spec(),
-    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
-    "save": {"type": "bool", "default": False},
-    "save_path": {"type": "path"},
-}
+# one definition with the benchmark's list floor module (benchmarks/ipvs_service.py)
+ARGUMENT_SPEC: dict[str, Any] = service_module_spec()
 
 
 def build_module() -> AnsibleModule:
-    return AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
-        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
-        required_one_of=[("services", "address", "fwmark")],
-        required_together=[("address", "port")],
-        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
-        supports_check_mode=True,
-    )
+    return AnsibleModule(argument_spec=ARGUMENT_SPEC, **service_module_constraints())
 
 
 class ServiceReconciler:
