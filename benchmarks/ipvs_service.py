@@ -10,7 +10,8 @@ Usage (from the repository root)::
 
 What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
 
-* creates one privileged container ``lvs-dr-bench`` (image ``lvs-dr/node:debian12``, ``sleep infinity``)
+* creates one privileged container ``lvs-dr-bench`` (``LVS_DR_BENCH_CONTAINER`` names it otherwise; image
+  ``lvs-dr/node:debian12``, ``sleep infinity``)
   on whatever engine the environment points at (``DOCKER_HOST`` ...), installs ipvsadm in it once, and
   removes it at the end, also on failure or Ctrl-C (unless ``--keep``). The container is its own network
   namespace, so its IPVS table is its own: ``ipvsadm -C`` in it touches nothing else. Addresses are from
@@ -77,7 +78,8 @@ from types import FrameType
 from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-NAME = "lvs-dr-bench"
+# the bench container (and inventory host); another name lets two runs share an engine
+NAME = os.environ.get("LVS_DR_BENCH_CONTAINER", "lvs-dr-bench")
 IMAGE = "lvs-dr/node:debian12"
 VIP_BASE = IPv4Address("198.18.0.0")
 RIP_BASE = IPv4Address("198.19.0.0")
