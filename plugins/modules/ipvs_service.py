@@ -11,9 +11,10 @@ short_description: Declarative IPVS virtual services and real servers, reconcile
 version_added: "0.1.0"
 description:
   - Manages Linux Virtual Server (IPVS) virtual services and their real servers with C(ipvsadm).
-  - Reads the live kernel table (one C(ipvsadm -Ln --thresholds) call whatever its size, and the real servers'
-    forwarding and weights from C(/proc/net/ip_vs); C(ipvsadm -Ln) when that file cannot be read or disagrees),
-    computes the difference and applies
+  - Reads the live kernel table (an IPv4 table without persistent services straight from the kernel, with IPVS's
+    get-sockopts and one netlink dump, when the module runs as root; otherwise one C(ipvsadm -Ln --thresholds)
+    call whatever its size, and the real servers' forwarding and weights from C(/proc/net/ip_vs);
+    C(ipvsadm -Ln) when that file cannot be read or disagrees), computes the difference and applies
     only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
     changed real server with C(-e); the table is never flushed and a service whose key did not change is never
     deleted and re-added, so established connections and counters survive.
