@@ -10,7 +10,8 @@ Usage (from the repository root)::
 
 What it does, for every N in ``--sizes`` (N virtual services x 3 real servers):
 
-* creates one privileged container ``lvs-dr-bench`` (image ``lvs-dr/node:debian12``, ``sleep infinity``)
+* creates one privileged container ``lvs-dr-bench`` (``LVS_DR_BENCH_CONTAINER`` names it otherwise; image
+  ``lvs-dr/node:debian12``, ``sleep infinity``)
   on whatever engine the environment points at (``DOCKER_HOST`` ...), installs ipvsadm in it once, and
   removes it at the end, also on failure or Ctrl-C (unless ``--keep``). The container is its own network
   namespace, so its IPVS table is its own: ``ipvsadm -C`` in it touches nothing else. Addresses are from
@@ -77,7 +78,8 @@ from types import FrameType
 from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-NAME = "lvs-dr-bench"
+# the bench container (and inventory host); another name lets two runs share an engine
+NAME = os.environ.get("LVS_DR_BENCH_CONTAINER", "lvs-dr-bench")
 IMAGE = "lvs-dr/node:debian12"
 VIP_BASE = IPv4Address("198.18.0.0")
 RIP_BASE = IPv4Address("198.19.0.0")
@@ -144,7 +146,8 @@ def playbook(module: str, way: str) -> str:
 
 
 # The second floor: what any module that takes the same list pays before it does anything with it. It is
-# ipvs_service's main() with the work left out: the same argument spec and AnsibleModule options (so the same
+# ipvs_service's main() with the work left out: the same argument spec and AnsibleModule options, from the same
+# module_utils functions the module calls (service_module_spec, service_module_constraints; so the same
 # parsing, type checks and copies of the arguments), the cyclic GC off and the same abridged invocation, then
 # exit_json. Run the same ways as the module (playbook, either way of passing the list, and pure), it tells the
 # controller's and AnsibleModule's share of a run from the module's own.
@@ -156,31 +159,14 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    FWMARK_EXCLUSIVE,
-    SERVICES_EXCLUSIVE,
-    service_spec,
+    service_module_constraints,
+    service_module_spec,
 )
-
-ARGUMENT_SPEC = {
-    "services": {"type": "list", "elements": "dict"},
-    **service_spec(),
-    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
-    "save": {"type": "bool", "default": False},
-    "save_path": {"type": "path"},
-}
 
 
 def main():
     gc.disable()
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
-        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
-        required_one_of=[("services", "address", "fwmark")],
-        required_together=[("address", "port")],
-        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=service_module_spec(), **service_module_constraints())
     services = module.params["services"] or []
     module.exit_json(changed=False, entries=len(services), invocation={
         "module_args": {**module.params, "services": "(%d entries, not echoed back)" % len(services)}})

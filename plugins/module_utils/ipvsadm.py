@@ -30,6 +30,8 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     parse_proc_ip_vs,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import SockoptUnavailable
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import read_table as read_sockopt_table
 
 # "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
 _NO_IPVS = re.compile(r"Can't initialize ipvs|Protocol not available|ip_vs.*not found|Module ip_vs not found", re.I)
@@ -83,6 +85,14 @@ def read_proc_ip_vs(path: str) -> Optional[str]:
     return read_text(path)
 
 
+def read_direct() -> Optional[IpvsTable]:
+    """The table straight from the kernel (:mod:`ipvs_sockopt`), None when it cannot be described that way."""
+    try:
+        return read_sockopt_table()
+    except (SockoptUnavailable, OSError):
+        return None
+
+
 class Ipvsadm:
     """ipvsadm through a :class:`CommandRunner`; every method is one ipvsadm call."""
 
@@ -111,13 +121,19 @@ class Ipvsadm:
         return self.run(["-L", "-n", *extra])
 
     def read_table(self) -> IpvsTable:
-        """Services with weights, forwarding and thresholds: one ipvsadm call and /proc/net/ip_vs.
+        """Services with weights, forwarding and thresholds, as ``ipvsadm -Ln --thresholds`` lists them.
 
+        First straight from the kernel (:func:`read_direct`: IPv4 tables without persistence, the common large
+        case, with no process and no text). Otherwise one ipvsadm call and /proc/net/ip_vs:
         ``ipvsadm -Ln --thresholds`` gives every service option and the thresholds, the kernel's
         /proc/net/ip_vs each real server's forwarding and weight (no other listing has both, and ``-S``
         drops thresholds). When that file cannot be read or does not describe the same real servers (the
         table changed in between), ``ipvsadm -Ln`` is read instead, as before.
         """
+        self.runner.binary  # noqa: B018 -- no ipvsadm fails here as before, whichever way the table is read
+        direct = read_direct()
+        if direct is not None:
+            return direct
         thresholds = parse_listing(self.list_raw("--thresholds"), "thresholds")
         proc = read_proc_ip_vs(PROC_IP_VS)
         if proc is not None:

@@ -219,7 +219,7 @@ sleep: Callable[[float], None] = time.sleep
 
 def read(ipvsadm: Ipvsadm, request: DrainRequest) -> list[Entry]:
     """The server's entries with weights, forwarding, thresholds and connection counts: the table as
-    ipvs_service reads it (one ipvsadm listing and /proc/net/ip_vs)."""
+    ipvs_service reads it (Ipvsadm.read_table: from the kernel directly, or one ipvsadm listing and /proc)."""
     return entries(ipvsadm.read_table(), request)
 
 

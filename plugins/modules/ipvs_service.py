@@ -11,9 +11,10 @@ short_description: Declarative IPVS virtual services and real servers, reconcile
 version_added: "0.1.0"
 description:
   - Manages Linux Virtual Server (IPVS) virtual services and their real servers with C(ipvsadm).
-  - Reads the live kernel table (one C(ipvsadm -Ln --thresholds) call whatever its size, and the real servers'
-    forwarding and weights from C(/proc/net/ip_vs); C(ipvsadm -Ln) when that file cannot be read or disagrees),
-    computes the difference and applies
+  - Reads the live kernel table (an IPv4 table without persistent services straight from the kernel, with IPVS's
+    get-sockopts and one netlink dump, when the module runs as root; otherwise one C(ipvsadm -Ln --thresholds)
+    call whatever its size, and the real servers' forwarding and weights from C(/proc/net/ip_vs);
+    C(ipvsadm -Ln) when that file cannot be read or disagrees), computes the difference and applies
     only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
     changed real server with C(-e); the table is never flushed and a service whose key did not change is never
     deleted and re-added, so established connections and counters survive.
@@ -448,9 +449,8 @@ from ansible_collections.lvs.dr.plugins.module_utils.diff import DiffCollector
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError, exit_with
 from ansible_collections.lvs.dr.plugins.module_utils.files import file_target_problem, read_file, write_atomic
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
-    FWMARK_EXCLUSIVE,
-    SERVICES_EXCLUSIVE,
-    service_spec,
+    service_module_constraints,
+    service_module_spec,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_plan import (
     Plan,
@@ -474,28 +474,12 @@ TABLE_DIFF_HEADER = "ipvs table (managed services)"
 # above this many entries, invocation.module_args.services is a count instead of the list
 ECHO_SERVICES_MAX = 100
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    # The entries of services are checked by ipvs_validate.validate_request alone (types, defaults, unknown
-    # keys, messages naming services[i].option): Ansible's own per-entry suboption pass cost about a third of
-    # a no-op run at 1000 services and found nothing that one misses. The entries are documented above.
-    "services": {"type": "list", "elements": "dict"},
-    **service_spec(),
-    "return_services": {"type": "str", "choices": ["changed", "all"], "default": "changed"},
-    "save": {"type": "bool", "default": False},
-    "save_path": {"type": "path"},
-}
+# one definition with the benchmark's list floor module (benchmarks/ipvs_service.py)
+ARGUMENT_SPEC: dict[str, Any] = service_module_spec()
 
 
 def build_module() -> AnsibleModule:
-    return AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("services", option) for option in SERVICES_EXCLUSIVE]
-        + [("fwmark", option) for option in FWMARK_EXCLUSIVE],
-        required_one_of=[("services", "address", "fwmark")],
-        required_together=[("address", "port")],
-        required_by={"family": "fwmark", "persistence_netmask": "persistence_timeout"},
-        supports_check_mode=True,
-    )
+    return AnsibleModule(argument_spec=ARGUMENT_SPEC, **service_module_constraints())
 
 
 class ServiceReconciler:

@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 TREE = Path(__file__).resolve().parents[2]
 
 
@@ -39,3 +41,11 @@ except ImportError:
     sys.path.insert(0, str(_collection_root()))
     for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
         del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _no_direct_ipvs_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The modules' tests drive a fake ipvsadm: never read the IPVS table of the machine running them."""
+    from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm  # noqa: PLC0415 -- after the path set-up
+
+    monkeypatch.setattr(ipvsadm, "read_direct", lambda: None)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandNotFound
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import ServiceKey
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable, ServiceKey
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import SockoptUnavailable
 from ansible_collections.lvs.dr.plugins.module_utils.ipvsadm import (
     Ipvsadm,
     IpvsUnavailable,
@@ -123,3 +124,26 @@ def test_read_table_takes_weights_from_proc(monkeypatch: pytest.MonkeyPatch, pro
 
 def test_read_proc_ip_vs_missing_file(tmp_path: Path) -> None:
     assert ipvsadm.read_proc_ip_vs(str(tmp_path / "ip_vs")) is None
+
+
+def test_read_table_takes_the_direct_read_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    direct = IpvsTable(version="1.2.1", size=4096)
+    monkeypatch.setattr(ipvsadm, "read_direct", lambda: direct)
+    module = ListingModule()
+    assert Ipvsadm(module).read_table() is direct
+    assert module.calls == []  # no ipvsadm process
+
+
+def test_read_table_without_ipvsadm_fails_as_before_even_with_a_direct_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ipvsadm, "read_direct", IpvsTable)
+    with pytest.raises(CommandNotFound):
+        Ipvsadm(FakeModule(binary=None)).read_table()
+
+
+def test_read_direct_is_none_when_the_sockopt_reader_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable() -> IpvsTable:
+        raise SockoptUnavailable("no raw socket")
+
+    monkeypatch.undo()  # the autouse fixture's monkeypatch too: the real read_direct is back
+    monkeypatch.setattr(ipvsadm, "read_sockopt_table", unavailable)
+    assert ipvsadm.read_direct() is None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import SINGLE_SERVICE_OPTIONS, service_spec
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
+    SINGLE_SERVICE_OPTIONS,
+    service_module_spec,
+    service_spec,
+)
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
 # what DOCUMENTATION and an argument spec must agree on, per option
@@ -48,3 +53,10 @@ def test_services_entries_are_documented_as_the_single_service_options() -> None
     assert types == {name: (option["type"], option.get("elements")) for name, option in spec.items()}
     real_servers = entry_docs["real_servers"]["suboptions"]
     assert differences(real_servers, spec["real_servers"]["options"]) == []
+
+
+def test_the_benchmark_list_floor_takes_the_module_spec() -> None:
+    """benchmarks/ipvs_service.py's list floor module builds its AnsibleModule from the same two functions."""
+    bench = (Path(__file__).resolve().parents[4] / "benchmarks" / "ipvs_service.py").read_text(encoding="utf-8")
+    assert "AnsibleModule(argument_spec=service_module_spec(), **service_module_constraints())" in bench
+    assert service_module_spec() == ipvs_service.ARGUMENT_SPEC
