@@ -15,7 +15,10 @@ description:
   - V(drained) sets its weight to 0, so the scheduler sends it no new connection while the established ones carry
     on, then waits until its connections have ended (O(wait_for)) or O(timeout) has passed.
   - V(absent) drains it the same way, then removes it from those services. A server that is in no service is
-    already absent.
+    already absent. Use O(wait_for=all) before a removal: the entries the server still has stay in the kernel
+    after it, and while they last (C(FIN_WAIT), 120 seconds) the kernel drops the SYN of any new connection that
+    reuses the client port of one (unless C(net.ipv4.vs.expire_nodest_conn=1)); the module warns when it removes
+    a server that has inactive entries left.
   - V(active) sets its weight back to O(weight) (the return after maintenance). Only entries that exist are
     changed; adding a real server is M(lvs.dr.ipvs_service)'s job.
   - Timeouts and leftovers are never ignored silently. When the wait ends before the connections do, the task
@@ -211,6 +214,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 QUIESCENT_TEMPLATE = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
+EXPIRE_NODEST_CONN = "/proc/sys/net/ipv4/vs/expire_nodest_conn"
 
 # replaced by the unit tests
 clock: Callable[[], float] = time.monotonic
@@ -303,6 +307,12 @@ def quiescent_templates_expire() -> Optional[bool]:
     return None if text is None else text.strip() != "0"
 
 
+def nodest_connections_expire() -> Optional[bool]:
+    """The kernel's expire_nodest_conn setting; None when it cannot be read."""
+    text = read_text(EXPIRE_NODEST_CONN)
+    return None if text is None else text.strip() != "0"
+
+
 def check_result(ipvsadm: Ipvsadm, request: DrainRequest, weight: int, removed: bool) -> list[Entry]:
     """Read the table again and prove the change took effect."""
     after = read(ipvsadm, request)
@@ -364,6 +374,10 @@ def run(module: AnsibleModule) -> dict[str, Any]:
             raise LvsDrError(message + "; it stays at weight 0 and was not removed", parameter="timeout", **fields)
         module.warn(message + ("; removing it cuts them" if commands_remove else ""))
     if commands_remove and found:
+        if result["left"]["inactive"] and not nodest_connections_expire():
+            module.warn(f"{what} is removed with {result['left']['inactive']} inactive connection entries left: "
+                        "until they expire the kernel drops the SYN of a new connection that reuses the client "
+                        "port of one (net.ipv4.vs.expire_nodest_conn=0); wait_for=all waits for them")
         removal = removal_lines(found)
         ipvsadm.restore(removal)
         applied += removal

@@ -41,6 +41,15 @@ def test_drain_with_removal_waiting_for_all_and_an_address(run_site) -> None:
     assert _drains(run) == [{"real_server": "192.0.2.77", "state": "absent", "wait_for": "all", "timeout": "600"}]
 
 
+def test_drain_with_removal_waits_for_every_entry_unless_told_otherwise(run_site) -> None:
+    run = run_site(lab_hosts("debian12"), "drain_host=rs1", "drain_remove=true", playbook="playbooks/drain.yml")
+    assert run.rc == 0, run.stderr[-3000:]
+    assert _drains(run) == [{"real_server": RS1, "state": "absent", "wait_for": "all", "timeout": 300.0}]
+    run = run_site(lab_hosts("debian12"), "drain_host=rs1", "drain_remove=true", "drain_wait_for=active",
+                   playbook="playbooks/drain.yml")
+    assert _drains(run) == [{"real_server": RS1, "state": "absent", "wait_for": "active", "timeout": 300.0}]
+
+
 def test_drain_without_a_host_fails_naming_the_variable_and_changes_nothing(run_site) -> None:
     run = run_site(lab_hosts("debian12"), playbook="playbooks/drain.yml")
     assert run.rc != 0
@@ -96,6 +105,10 @@ def test_drain_with_keepalived_and_removal_reloads_twice(run_site) -> None:
     assert run.rc == 0, run.stderr[-3000:]
     assert _weights(run) == [[(RS1, "0"), (RS2, "1")], [(RS2, "1")]]
     assert len(_reloads(run)) == 2
+    # a removal waits for every entry first (a removed server's lingering entries drop new SYNs reusing their port)
+    assert [(args["state"], args["wait_for"]) for args in _drains(run)] == [("drained", "all"), ("absent", "none")]
+    run = run_site(_keepalived_hosts(), "drain_host=rs1", "drain_remove=true", "drain_wait_for=active", *KEEPALIVED,
+                   playbook="playbooks/drain.yml")
     assert [(args["state"], args["wait_for"]) for args in _drains(run)] == [("drained", "active"), ("absent", "none")]
 
 

@@ -13,7 +13,9 @@ removed afterwards. site.yml converges the director in keepalived mode (HTTP
 health checks), then the shared playbook drains a real server holding a
 keep-alive connection, returns it, reloads keepalived with changed weights, a
 removed and an added real server, under load, and measures a restart with
-the same change as the reference. The figures are printed (``-s``).
+the same change as the reference. The figures are printed (``-s``): in total, per
+step (which step lost what), and keepalived's journal of the run; each playbook's whole
+output is kept in the test's temporary folder (its path is printed).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _playbook(lab: Path, playbook: Path, *extra: str) -> tuple[str, float]:
+    """Run a playbook against the lab; its output goes to <lab>/<playbook>.out too."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                ANSIBLE_STRATEGY_PLUGINS=str(SHARED / "strategy_plugins"),
                ANSIBLE_STRATEGY=os.environ.get("LVS_DR_STRATEGY", "mitogen_linear"),
@@ -92,6 +95,12 @@ def _playbook(lab: Path, playbook: Path, *extra: str) -> tuple[str, float]:
         argv += ["-e", value]
     start = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600, check=False)
+    kept = lab / f"{playbook.stem}.out"
+    kept.write_text(proc.stdout + proc.stderr)
+    print(f"{playbook.name}: rc {proc.returncode} after {time.monotonic() - start:.0f} s, output in {kept}")
+    per_step = re.search(r"TASK \[Per step[^\n]*\n(.*?)\nTASK \[", proc.stdout, re.S)
+    if per_step:
+        print(per_step.group(1))
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     return proc.stdout, time.monotonic() - start
 

@@ -8,8 +8,10 @@ Until SECONDS have passed or STOP_FILE exists:
 A request that gets no complete 200 answer counts as failed; a keep-alive connection that fails or is
 closed by the far end before its 8 s counts as broken. Prints JSON: the counts, the first failures, the
 real servers that answered (the page names them), the failures by kind and the epoch seconds each one
-happened at (the first 200), and the outage: the longest time without a successful new-connection request
-(outage_s, from the start to the end of the run) and the time from the first to the last failed one (failing_s).
+happened at (the first 200), each failure as [epoch seconds, "failed" or "keepalive_broken", kind, epoch
+seconds its request started] (failure_events, the first 400), and the outage: the longest time without a
+successful new-connection request (outage_s, from the start to the end of the run) and the time from the
+first to the last failed one (failing_s).
 """
 
 import http.client
@@ -31,6 +33,7 @@ samples: list = []
 times = {"start": time.monotonic(), "last_ok": time.monotonic(), "gap": 0.0, "first_failed": 0.0, "last_failed": 0.0}
 kinds: dict = {}
 failure_times: list = []
+failure_events: list = []
 
 
 def running() -> bool:
@@ -44,7 +47,7 @@ def succeeded() -> None:
         times["last_ok"] = now
 
 
-def count(what: str, error: str = "") -> None:
+def count(what: str, error: str = "", started: float = 0.0) -> None:
     with lock:
         counts[what] += 1
         if what == "failed":
@@ -55,8 +58,11 @@ def count(what: str, error: str = "") -> None:
         if error:
             kind = error.split("(", 1)[0]
             kinds[kind] = kinds.get(kind, 0) + 1
+            now = round(time.time(), 3)
             if len(failure_times) < 200:
-                failure_times.append(round(time.time(), 3))
+                failure_times.append(now)
+            if len(failure_events) < 400:
+                failure_events.append([now, what, kind, round(started, 3)])
 
 
 def ask(conn: http.client.HTTPConnection, headers: dict) -> int:
@@ -77,13 +83,14 @@ def ask(conn: http.client.HTTPConnection, headers: dict) -> int:
 def new_connections() -> None:
     while running():
         conn = http.client.HTTPConnection(VIP, 80, timeout=5)
+        started = time.time()
         try:
             ask(conn, {"Connection": "close"})
             count("requests")
             succeeded()
         except (OSError, http.client.HTTPException) as exc:
             count("requests")
-            count("failed", repr(exc))
+            count("failed", repr(exc), started)
         finally:
             conn.close()
         time.sleep(0.02)
@@ -95,8 +102,10 @@ def keepalive() -> None:
         count("keepalive_connections")
         opened = time.monotonic()
         port = None
+        started = time.time()
         try:
             while running() and time.monotonic() - opened < 8:
+                started = time.time()
                 used = ask(conn, {"Connection": "keep-alive"})
                 count("keepalive_requests")
                 if port is not None and used != port:
@@ -104,7 +113,7 @@ def keepalive() -> None:
                 port = used
                 time.sleep(0.5)
         except (OSError, http.client.HTTPException) as exc:
-            count("keepalive_broken", repr(exc))
+            count("keepalive_broken", repr(exc), started)
         finally:
             conn.close()
 
@@ -118,4 +127,5 @@ for thread in threads:
 outage = max(times["gap"], time.monotonic() - times["last_ok"])
 failing = times["last_failed"] - times["first_failed"]
 print(json.dumps(dict(counts, servers=servers, samples=samples, errors=kinds, failure_times=failure_times,
+                      failure_events=failure_events,
                       outage_s=round(outage, 2), failing_s=round(failing, 2))))

@@ -109,6 +109,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(ipvs_drain, "clock", timer.clock)
         monkeypatch.setattr(ipvs_drain, "sleep", timer.sleep)
         monkeypatch.setattr(ipvs_drain, "quiescent_templates_expire", lambda: False)
+        monkeypatch.setattr(ipvs_drain, "nodest_connections_expire", lambda: False)
         return kernel, timer
 
     return make
@@ -169,6 +170,18 @@ def test_absent_removes_after_the_drain(run_module: RunModule, fake: Any) -> Non
     assert all(not server.startswith(RS1) for service in kernel.table.values() for server in service)
     again = run_module(ipvs_drain, {"real_server": RS1, "state": "absent"})
     assert again["changed"] is False and again["removed"] is False
+
+
+def test_absent_warns_when_it_removes_a_server_with_inactive_entries_left(run_module: RunModule, fake: Any) -> None:
+    kernel, _timer = fake([(1, 3), (0, 3)])
+    result = run_module(ipvs_drain, {"real_server": RS1, "state": "absent"})
+    assert result["removed"] is True and result["left"] == {"active": 0, "inactive": 3}
+    assert kernel.warnings == [f"{RS1} is removed with 3 inactive connection entries left: until they expire the "
+                               "kernel drops the SYN of a new connection that reuses the client port of one "
+                               "(net.ipv4.vs.expire_nodest_conn=0); wait_for=all waits for them"]
+    kernel, _timer = fake([(1, 3), (0, 3), (0, 0)])
+    result = run_module(ipvs_drain, {"real_server": RS1, "state": "absent", "wait_for": "all"})
+    assert result["removed"] is True and result["left"] == {"active": 0, "inactive": 0} and kernel.warnings == []
 
 
 def test_absent_without_fail_on_timeout_warns_and_cuts(run_module: RunModule, fake: Any) -> None:
