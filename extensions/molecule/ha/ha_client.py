@@ -10,12 +10,17 @@ the outage is measured as the longest time without any answer (longest_gap).
 With TRANSFER_PATH, one more connection downloads http://VIP/TRANSFER_PATH at TRANSFER_RATE bytes per
 second (a small receive buffer, so the real server sends only as fast as the client reads): a long
 transfer that is open across whatever happens meanwhile.
+One more thread meters the node's own stalls: it sleeps 50 ms at a time, and a sleep that takes STALL
+(0.5) s longer than asked means this process did not run meanwhile (under software emulation the whole
+guest, every container on it, stops now and then): such a stall, not a dead server, is what can make a
+request time out while nothing failed.
 
 Prints JSON; times are the node's clock (seconds since the epoch), which every container on the engine
 shares: requests, failed, first_failed/last_failed (start times), longest_gap (the longest time between
-two answers, and when it began), each failed request's start time and kind (failed_at: [time, refused /
-reset / timeout / other]), samples of the errors,
-the real servers that answered, and the transfer (bytes, expected, complete, error, start, end).
+two answers, and when it began), each failed request's start time, kind and the longest stall it
+overlapped (failed_at: [time, refused / reset / timeout / other, seconds]), samples of the errors,
+the real servers that answered, the transfer (bytes, expected, complete, error, start, end), and the
+stalls ([start, seconds] of each) with the longest.
 """
 
 import http.client
@@ -31,6 +36,7 @@ VIP, SECONDS, STOP = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 TRANSFER = sys.argv[4] if len(sys.argv) > 4 else ""
 RATE = int(sys.argv[5]) if len(sys.argv) > 5 else 262144
 END = time.monotonic() + SECONDS
+STALL = 0.5
 PAGE = re.compile(r'<p id="realserver">(\S+)')
 lock = threading.Lock()
 # (start, end, ok) of every request
@@ -38,6 +44,7 @@ requests: list = []
 samples: list = []
 servers: dict = {}
 transfer: dict = {}
+stalls: list = []
 
 
 def running() -> bool:
@@ -111,15 +118,33 @@ def long_transfer() -> None:
         transfer["end"] = time.time()
 
 
+def stall_meter() -> None:
+    """[wall time, seconds] of every time this process did not run for STALL seconds or more."""
+    while running():
+        wall, before = time.time(), time.monotonic()
+        time.sleep(0.05)
+        late = time.monotonic() - before - 0.05
+        if late >= STALL:
+            with lock:
+                stalls.append([round(wall, 3), round(late, 2)])
+
+
 if os.path.exists(STOP):  # left by an earlier run
     os.remove(STOP)
-threads = [threading.Thread(target=new_connections) for _ in range(3)]
+threads = [threading.Thread(target=new_connections) for _ in range(3)] + [threading.Thread(target=stall_meter)]
 if TRANSFER:
     threads.append(threading.Thread(target=long_transfer))
 for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
+
+
+
+def stalled(start: float, end: float) -> float:
+    """The longest stall that overlapped [start, end] (0.0: none)."""
+    return max((seconds for at, seconds in stalls if at < end and at + seconds + 0.05 > start), default=0.0)
+
 
 requests.sort()
 failed = [r for r in requests if not r[2]]
@@ -132,6 +157,7 @@ print(json.dumps({
     "first": requests[0][0] if requests else None, "last": requests[-1][1] if requests else None,
     "last_answer": answers[-1] if answers else None,
     "longest_gap": round(gap, 2), "longest_gap_start": gap_start,
-    "failed_at": [[round(r[0], 3), r[3]] for r in failed[:2000]],
+    "failed_at": [[round(r[0], 3), r[3], stalled(r[0], r[1])] for r in failed[:2000]],
     "samples": samples, "servers": servers, "transfer": transfer,
+    "stalls": stalls[:200], "longest_stall": max((s[1] for s in stalls), default=0.0),
 }))
