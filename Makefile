@@ -16,11 +16,10 @@ export PY_COLORS ?= 0
 export ANSIBLE_FORCE_COLOR ?= 0
 # Scenarios run by `make test`, side by side (LVS_DR_MOLECULE_SERIAL=1: in order);
 # then SCENARIOS_AFTER, once those have finished, so that the ha scenario's
-# failover timings are not measured while other scenarios load the engine.
-# ha is not in `make test` yet (SCENARIOS_AFTER=ha runs it): it has not had a
-# full `molecule test` pass on the shared guest yet.
+# failover timings are not measured while other scenarios load the engine
+# (SCENARIOS_AFTER= leaves ha out).
 SCENARIOS ?= modules default faults
-SCENARIOS_AFTER ?=
+SCENARIOS_AFTER ?= ha
 
 .PHONY: help deps venv collection lint sanity units built checks molecule test lab lab-down lab-status benchmark \
 	benchmark-ipvs benchmark-roles
