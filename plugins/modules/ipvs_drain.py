@@ -15,7 +15,7 @@ description:
   - V(drained) sets its weight to 0, so the scheduler sends it no new connection while the established ones carry
     on, then waits until its connections have ended (O(wait_for)) or O(timeout) has passed.
   - V(absent) drains it the same way, then removes it from those services. A server that is in no service is
-    already absent. Use O(wait_for=all) before a removal: the entries the server still has stay in the kernel
+    already absent. Use O(wait_for=all) before a removal, because the entries the server still has stay in the kernel
     after it, and while they last (C(FIN_WAIT), 120 seconds) the kernel drops the SYN of any new connection that
     reuses the client port of one (unless C(net.ipv4.vs.expire_nodest_conn=1)); the module warns when it removes
     a server that has inactive entries left.
