@@ -86,8 +86,8 @@ def test_the_same_model_as_ipvsadm_or_nothing(name: str) -> None:
     listing = parse_listing(data["listing"], "thresholds")
     if not merge_proc(listing, parse_proc_ip_vs(data["proc_ip_vs"])):
         assert name == "bench50"  # the kernel's file skips entries past its first page (other namespaces' tables)
-        listing = merge_listings(parse_listing(data["listing_weights"]), thresholds=parse_listing(data["listing"],
-                                                                                                 "thresholds"))
+        thresholds = parse_listing(data["listing"], "thresholds")
+        listing = merge_listings(parse_listing(data["listing_weights"]), thresholds=thresholds)
     assert described(table) == described(listing)
 
 
