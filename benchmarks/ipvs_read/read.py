@@ -28,7 +28,6 @@ import gc
 import subprocess
 import sys
 import time
-from typing import Any
 
 import netlink_prototype
 from ansible_collections.lvs.dr.plugins.module_utils import ipvs_sockopt
@@ -67,19 +66,11 @@ def netlink_raw() -> None:
     print(time.perf_counter() - start)
 
 
-def described(table: IpvsTable) -> list[Any]:
-    return [table.version, table.size] + [
-        (svc.to_dict(live=True), [rs.to_dict(live=True) for rs in svc.real_servers], svc.one_packet,
-         svc.persistence_engine)
-        for svc in table.services
-    ]
-
-
 def main() -> None:
     gc.disable()  # as the module runs
     mode = sys.argv[1]
     if mode == "compare":
-        old, new = described(via_ipvsadm()), described(ipvs_sockopt.read_table())
+        old, new = via_ipvsadm().described(), ipvs_sockopt.read_table().described()
         first = next((pair for pair in zip(old, new) if pair[0] != pair[1]), None)
         print("equal" if old == new else f"DIFFERENT: {first}", len(old) - 2, "services")
         return

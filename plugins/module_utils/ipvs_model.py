@@ -292,6 +292,13 @@ class IpvsTable:
     def by_key(self) -> dict[ServiceKey, VirtualService]:
         return {svc.key: svc for svc in self.services}
 
+    def described(self) -> list[object]:
+        """Everything the table holds, services and real servers in the order read: what two reads of one
+        table (ipvsadm's listing, the kernel's sockopts) must agree on."""
+        return [self.version, self.size] + [
+            (svc.to_dict(live=True), [rs.to_dict(live=True) for rs in svc.real_servers]) for svc in self.services
+        ]
+
 
 @dataclass
 class DesiredService:

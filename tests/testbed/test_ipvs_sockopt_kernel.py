@@ -38,13 +38,8 @@ import subprocess
 def listing(*args):
     return subprocess.run(["ipvsadm", "-L", "-n", *args], capture_output=True, text=True, check=True).stdout
 
-def described(table):
-    return [table.version, table.size] + [
-        (svc.to_dict(live=True), [rs.to_dict(live=True) for rs in svc.real_servers], svc.one_packet,
-         svc.persistence_engine) for svc in table.services]
-
 try:
-    direct = described(ipvs_sockopt.read_table())
+    direct = ipvs_sockopt.read_table().described()
 except ipvs_sockopt.SockoptUnavailable as exc:
     print("unavailable: " + exc.msg)
     sys.exit(0)
@@ -53,7 +48,7 @@ with open("/proc/net/ip_vs", encoding="utf-8") as handle:
     proc = handle.read()
 if not merge_proc(table, parse_proc_ip_vs(proc)):
     table = merge_listings(parse_listing(listing()), thresholds=table)
-print("table" if described(table) == direct else "DIFFERENT " + repr((described(table), direct)))
+print("table" if table.described() == direct else "DIFFERENT " + repr((table.described(), direct)))
 """
 
 

@@ -23,7 +23,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     parse_listing,
     parse_proc_ip_vs,
 )
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import SockoptUnavailable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ipvs_sockopt"
@@ -56,15 +55,6 @@ class Replay:
         return ipvs_sockopt.service_families(self)  # type: ignore[arg-type]
 
 
-def described(table: IpvsTable) -> list[Any]:
-    """Everything the model holds, in the table's own order (services and real servers)."""
-    return [table.version, table.size] + [
-        (svc.to_dict(live=True), [rs.to_dict(live=True) for rs in svc.real_servers], svc.one_packet,
-         svc.persistence_engine)
-        for svc in table.services
-    ]
-
-
 def test_recordings_cover_every_case() -> None:
     outcomes = {name: recorded(name)["outcome"] for name in RECORDED}
     assert sum(outcome == "table" for outcome in outcomes.values()) >= 4
@@ -88,7 +78,7 @@ def test_the_same_model_as_ipvsadm_or_nothing(name: str) -> None:
         assert name == "bench50"  # the kernel's file skips entries past its first page (other namespaces' tables)
         thresholds = parse_listing(data["listing"], "thresholds")
         listing = merge_listings(parse_listing(data["listing_weights"]), thresholds=thresholds)
-    assert described(table) == described(listing)
+    assert table.described() == listing.described()
 
 
 def test_the_mixed_table_has_what_it_is_for() -> None:
