@@ -12,9 +12,11 @@ Containers of its own on the network ``lvs-dr-ns`` (172.31.210.0/24, created whe
 created it): ``ns-client``, ``ns-director``, ``ns-rs1``, ``ns-rs2`` (image ``lvs-dr/node:debian12``, started
 with ``sleep infinity``, set up by hand as the guide's lab: VIP on the real servers' ``lo`` with
 arp_ignore=1/arp_announce=2 and apache2, VIP on the director's eth0, ``-A -t VIP:80 -s rr`` with both servers
-``-g -w 1``). The client's ephemeral ports are ``--ports`` (default 40000-40499), so that its ports come round
+``-g -w 1``). The client's ephemeral ports are ``--ports`` (default 40000-40999), so that its ports come round
 in seconds under the load and new connections reuse the ports of the director's FIN_WAIT entries (in Direct
-Routing the director sees only the client's packets: an entry ends in FIN_WAIT and stays 120 s).
+Routing the director sees only the client's packets: an entry ends in FIN_WAIT and stays 120 s), and
+``net.ipv4.tcp_tw_reuse=1``, so that the client's own TIME_WAIT sockets do not run it out of ports (a first
+run with 500 ports and without it had a burst of ``EADDRNOTAVAIL`` on the client).
 
 Per setting ``conn_reuse_mode,expire_nodest_conn`` (net.ipv4.vs.*, set on a fresh director: a new container
 is a new network namespace with an empty connection table), under one load from the client
@@ -128,7 +130,8 @@ printf '<html><body><p id="realserver">{rs} {NODES[rs]}</p></body></html>\\n' > 
 apache2ctl start
 """)
     low, high = ports.split("-")
-    on("client", f"sysctl -qw net.ipv4.ip_local_port_range='{low} {high}'")
+    # tcp_tw_reuse: the client's own TIME_WAIT sockets (it closes first) must not run it out of ports
+    on("client", f"sysctl -qw net.ipv4.ip_local_port_range='{low} {high}' net.ipv4.tcp_tw_reuse=1")
     docker("cp", str(LOAD_CLIENT), f"{PREFIX}client:/root/load_client.py")
     docker("exec", "-i", PREFIX + "client", "sh", "-c", "cat > /root/probe.py", stdin=PROBE)
     return created
@@ -235,6 +238,8 @@ def figures(result: dict[str, Any], counts: dict[str, Any], pout: str, perr: str
     events = counts["failure_events"]
     result["load"] = {k: counts[k] for k in ("requests", "failed", "keepalive_connections", "keepalive_broken",
                                               "errors", "servers", "samples")}
+    # [epoch s, failed or keepalive_broken, kind, started - the removal s]: what failed when
+    result["failures_from_removal"] = [[e[1], e[2], round(e[3] - tb, 1)] for e in events]
     result["requests_per_s"] = round(counts["requests"] / (tb_end - t0), 1)
     result["warm"] = window(events, 0, ta)
     result["A"] |= window(events, ta, ta_end)
@@ -282,7 +287,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", nargs="+", default=["1,0", "2,0", "1,1", "2,1"],
                         help="conn_reuse_mode,expire_nodest_conn pairs (default 1,0 2,0 1,1 2,1)")
-    parser.add_argument("--ports", default="40000-40499", help="the client's ephemeral port range")
+    parser.add_argument("--ports", default="40000-40999", help="the client's ephemeral port range")
     parser.add_argument("--warm", type=float, default=25, help="load before each event (s)")
     parser.add_argument("--drain", type=float, default=60, help="the longest wait for rs1's entries (s)")
     parser.add_argument("--removed", type=float, default=60, help="load after the removal (s)")
