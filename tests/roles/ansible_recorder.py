@@ -88,6 +88,7 @@ def _answer(module: str, args: dict[str, Any], host: dict[str, Any]) -> dict[str
         present = [name for name in schedulers if name not in missing]
         return {"changed": False, "services": [], "kernel": {
             "release": "recorded", "ipvs_present": True, "ipvs_available": True,
+            "modules_index": host.get("modules_index", True),
             "schedulers": {"available": present, "loaded": present, "loadable": [], "missing": missing,
                            "unknown": []}}}
     if module == "lvs.dr.config_files":

@@ -142,7 +142,7 @@ def test_boolean_switches_given_as_strings_on_the_command_line(run_site) -> None
 
 
 def test_boolean_switches_off_by_default_stay_off(deb) -> None:
-    assert "/etc/sysctl.d/lvs-dr-director.conf" not in deb.files("director")
+    assert "ip_forward" not in deb.files("director")["/etc/sysctl.d/lvs-dr-director.conf"]["content"]
     unit = deb.files("director")["/etc/systemd/system/lvs-dr-director.service"]["content"]
     assert "lvs-dr-director restore /etc/ipvsadm.rules" in unit
     assert "/var/www/html/index.html" in deb.files("rs1")

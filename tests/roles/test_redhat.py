@@ -39,7 +39,8 @@ def test_director_tasks_and_module_calls(el9) -> None:
             for entry in args["files"] if entry["path"] != "/etc/lvs-dr.nft" and "lvs-dr-firewall" not in entry["path"]]
     assert boot == ["/usr/local/sbin/lvs-dr-director", "/etc/sysconfig/network-scripts/ifcfg-ens33:8",
                     "/etc/sysconfig/ipvsadm-config",
-                    "/etc/systemd/system/ipvsadm.service.d/lvs-dr.conf"]
+                    "/etc/systemd/system/ipvsadm.service.d/lvs-dr.conf",
+                    "/etc/sysctl.d/lvs-dr-director.conf", "/etc/modules-load.d/lvs-dr-director.conf"]
     modules = el9.modules("director")
     # With firewalld, our table holds only the director's notrack rules: nftables and ipvsadm in one run.
     assert [args for name, args in modules if name == "dnf"] == [{"name": ["nftables", "ipvsadm"], "state": "present"}]
