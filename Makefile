@@ -18,7 +18,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 # then SCENARIOS_AFTER, once those have finished, so that the ha scenario's
 # failover timings are not measured while other scenarios load the engine
 # (SCENARIOS_AFTER= leaves ha out).
-SCENARIOS ?= modules default faults
+SCENARIOS ?= modules default faults keepalived
 SCENARIOS_AFTER ?= ha
 
 .PHONY: help deps venv collection lint sanity units built checks molecule test lab lab-down lab-status benchmark \

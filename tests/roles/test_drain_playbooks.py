@@ -3,7 +3,8 @@
 The module itself is tested in tests/unit (a fake ipvsadm) and on the real
 kernel in the Molecule scenario ``default`` (a live connection through the
 VIP held while its real server drains) and, for the keepalived owner, in
-extensions/molecule/shared/keepalived_zero_loss.yml (tests/testbed); here:
+extensions/molecule/shared/keepalived_zero_loss.yml (the Molecule scenario
+``keepalived``); here:
 which real server the playbooks pick from the inventory, on which hosts,
 which path each table owner takes, with which arguments and which
 keepalived.conf.
