@@ -36,7 +36,7 @@ def _deb(run_site: Callable[..., Run], *extra: str, hosts: dict[str, Any] | None
 def test_defaults_set_both_in_the_boot_files_run(deb: Run) -> None:
     files = deb.files("director")
     assert _settings(files[SYSCTL]["content"]) == {"net.ipv4.vs.conn_reuse_mode": "2",
-                                                   "net.ipv4.vs.expire_nodest_conn": "0"}
+                                                   "net.ipv4.vs.expire_nodest_conn": "1"}
     assert _settings(files[MODULES]["content"]) == {} and files[MODULES]["content"].splitlines()[-1] == "ip_vs"
     (paths,) = _written_with(deb, SYSCTL)
     assert MODULES in paths and "/etc/systemd/system/lvs-dr-director.service" in paths  # no module run of its own
@@ -61,17 +61,17 @@ def test_keepalived_mode_writes_them_with_keepalived_conf(run_site: Callable[...
     (paths,) = _written_with(run, SYSCTL)
     assert paths[0] == "/etc/keepalived/keepalived.conf" and MODULES in paths
     assert _settings(run.files("director")[SYSCTL]["content"]) == {"net.ipv4.vs.conn_reuse_mode": "2",
-                                                                   "net.ipv4.vs.expire_nodest_conn": "0"}
+                                                                   "net.ipv4.vs.expire_nodest_conn": "1"}
     names = run.module_names("director")
     assert names.index("command") > names.index("lvs.dr.config_files")
 
 
 def test_values_from_the_command_line_and_ip_forward_share_the_file(run_site: Callable[..., Run]) -> None:
-    run = _deb(run_site, "director_ipvs_conn_reuse_mode=1", "director_ipvs_expire_nodest_conn=1",
+    run = _deb(run_site, "director_ipvs_conn_reuse_mode=1", "director_ipvs_expire_nodest_conn=0",
                "director_ip_forward=true")
     assert run.rc == 0 and run.failures() == {}, run.stderr[-3000:]
     assert _settings(run.files("director")[SYSCTL]["content"]) == {
-        "net.ipv4.ip_forward": "1", "net.ipv4.vs.conn_reuse_mode": "1", "net.ipv4.vs.expire_nodest_conn": "1"}
+        "net.ipv4.ip_forward": "1", "net.ipv4.vs.conn_reuse_mode": "1", "net.ipv4.vs.expire_nodest_conn": "0"}
 
 
 def test_null_leaves_the_kernel_alone(run_site: Callable[..., Run]) -> None:
@@ -80,7 +80,7 @@ def test_null_leaves_the_kernel_alone(run_site: Callable[..., Run]) -> None:
     assert both.rc == 0 and both.failures() == {}, both.stderr[-3000:]
     assert SYSCTL not in both.files("director") and MODULES not in both.files("director")
     one = _deb(run_site, json.dumps({"director_ipvs_conn_reuse_mode": None}))
-    assert _settings(one.files("director")[SYSCTL]["content"]) == {"net.ipv4.vs.expire_nodest_conn": "0"}
+    assert _settings(one.files("director")[SYSCTL]["content"]) == {"net.ipv4.vs.expire_nodest_conn": "1"}
     assert MODULES in one.files("director")
 
 

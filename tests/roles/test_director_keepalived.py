@@ -22,6 +22,9 @@ from roles_harness import PAIR_INVENTORY as ROLES_PAIR_INVENTORY
 KA = "keepalived_conf"
 CONF = "/etc/keepalived/keepalived.conf"
 FACT = "/etc/ansible/facts.d/lvs_dr_director.fact"
+RELEASE = "/usr/local/sbin/lvs-dr-keepalived-release"
+DROPIN = "/etc/systemd/system/keepalived.service.d/lvs-dr.conf"
+RELEASE_FILE = "/run/lvs-dr-keepalived-release"
 D = "lvs.dr.director : "
 READ_ONLY = {"lvs.dr.service_info"}
 PAIR_INVENTORY = ROLES_PAIR_INVENTORY + "[directors:vars]\ndirector_interface=ens33\n"
@@ -90,7 +93,10 @@ def test_single_director_keepalived_conf(single: Run) -> None:
     assert _block(text, "global_defs") == ["global_defs {", "router_id director", "}"]  # no sync daemon alone
     assert _block(text, "vrrp_instance") == [
         "vrrp_instance VI_LVS_DR {", "state MASTER", "interface ens33", "virtual_router_id 51", "priority 100",
-        "advert_int 1", "virtual_ipaddress {", f"{DEB_VIP}/24 dev ens33 label ens33:8", "}", "}"]
+        "advert_int 1", "track_file {", "lvs_dr_release", "}",
+        "virtual_ipaddress {", f"{DEB_VIP}/24 dev ens33 label ens33:8", "}", "}"]
+    assert _block(text, "track_file lvs_dr_release") == [
+        "track_file lvs_dr_release {", f'file "{RELEASE_FILE}"', "weight 0", "init_file 0 overwrite", "}"]
     assert _block(text, "virtual_server") == [
         f"virtual_server {DEB_VIP} 80 {{", "delay_loop 6", "lvs_sched rr", "lvs_method DR", "protocol TCP",
         f"real_server {LAB['rs1']} 80 {{", "weight 1",
@@ -100,9 +106,48 @@ def test_single_director_keepalived_conf(single: Run) -> None:
         "}"]
 
 
+def test_stop_gives_up_the_vip_before_keepalived_deletes_its_services(single: Run) -> None:
+    """The unit's drop-in runs the release script on stop: track file to 1 (FAULT), wait for the VIP to go."""
+    files = single.files("director")
+    (paths,) = [[args["path"] for args in entry["files"]] for name, entry in single.modules("director")
+                if name == "lvs.dr.config_files" and CONF in [args["path"] for args in entry["files"]]]
+    assert paths[:4] == [CONF, FACT, RELEASE, DROPIN]  # one module run
+    assert files[RELEASE]["mode"] == "0755"
+    dropin = [line for line in files[DROPIN]["content"].splitlines() if line and not line.startswith("#")]
+    assert dropin == ["[Service]", f"ExecStop={RELEASE}"]
+    script = files[RELEASE]["content"]
+    assert f"echo 1 > {RELEASE_FILE}" in script
+    assert "ip -o addr show dev ens33" in script and f"for vip in {DEB_VIP}; do" in script
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+def test_release_script_waits_for_the_vip_then_returns(single: Run, tmp_path: Any) -> None:
+    """Run the rendered script against a fake ip: it writes 1, polls until the VIP is gone, and never fails."""
+    script = single.files("director")[RELEASE]["content"].replace(RELEASE_FILE, str(tmp_path / "release"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    count = tmp_path / "count"
+    count.write_text("0")
+    # the VIP is there for the first two looks, then gone
+    (bin_dir / "ip").write_text(
+        "#!/bin/sh\n"
+        f"n=$(cat {count}); echo $((n + 1)) > {count}\n"
+        f"echo '2: ens33    inet 192.168.206.130/24 brd 192.168.206.255 scope global ens33'\n"
+        f"[ \"$n\" -lt 2 ] && echo '2: ens33    inet {DEB_VIP}/24 scope global secondary ens33:8'\n"
+        "exit 0\n")
+    (bin_dir / "ip").chmod(0o755)
+    (tmp_path / "release.sh").write_text(script.replace("PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PATH={bin_dir}:$PATH"))
+    done = subprocess.run(["sh", str(tmp_path / "release.sh")], capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "release").read_text() == "1\n"
+    assert count.read_text().strip() == "3"
+    assert "no VIP on ens33 after 0.2 s" in done.stdout
+
+
 def test_first_start_is_start_and_enable_never_restart(single: Run) -> None:
     units = [args for name, args in single.modules("director") if name == "systemd_service"]
-    assert {"name": "keepalived.service", "state": "started", "enabled": True, "daemon_reload": False} in units
+    # daemon_reload: the unit's drop-in is new
+    assert {"name": "keepalived.service", "state": "started", "enabled": True, "daemon_reload": True} in units
     assert not any(args.get("state") == "restarted" for args in units)
     # Started now: no reload in the same run.
     assert single.status("director", D + "Reload keepalived when its configuration changed") == "skipped"
@@ -180,7 +225,7 @@ def test_switch_back_to_ipvsadm_removes_keepalived(run_site: Callable[..., Run])
     stop = ("systemd_service", {"name": "keepalived.service", "state": "stopped", "enabled": False})
     assert stop in modules
     removed = [args["path"] for name, args in modules if name == "file" and args.get("state") == "absent"]
-    assert removed == [CONF, FACT]
+    assert removed == [CONF, FACT, DROPIN, RELEASE]
     # keepalived goes before the ipvsadm owner declares the services again.
     assert modules.index(stop) < names.index("lvs.dr.ipvs_service")
 

@@ -101,19 +101,19 @@ def test_director_single_boot_owner(host: Host) -> None:
 
 
 def test_director_ipvs_sysctls_at_boot(host: Host) -> None:
-    """The port-reuse settings (conn_reuse_mode 2, expire_nodest_conn 0) hold after the reboot.
+    """The port-reuse settings (conn_reuse_mode 2, expire_nodest_conn 1) hold after the reboot.
 
     The container's network namespace is new after the restart, with the kernel's defaults (1, 0):
-    only systemd-sysctl reading the role's file at boot sets conn_reuse_mode to 2 again.
+    only systemd-sysctl reading the role's file at boot sets them to 2 and 1 again.
     """
     _role(host, DIRECTORS)
     conf = host.file("/etc/sysctl.d/lvs-dr-director.conf")
     assert conf.is_file and conf.user == "root" and conf.mode == 0o644
     text = conf.content_string
     assert "net.ipv4.vs.conn_reuse_mode = 2" in text, text
-    assert "net.ipv4.vs.expire_nodest_conn = 0" in text, text
+    assert "net.ipv4.vs.expire_nodest_conn = 1" in text, text
     assert host.sysctl("net.ipv4.vs.conn_reuse_mode") == 2
-    assert host.sysctl("net.ipv4.vs.expire_nodest_conn") == 0
+    assert host.sysctl("net.ipv4.vs.expire_nodest_conn") == 1
 
 
 # --------------------------------------------------------------------- both: the default firewall
