@@ -69,7 +69,8 @@ built: venv ## The collection as users get it: build, install into an empty path
 	tools/test-built-collection
 
 checks: venv ## lint, sanity, units and built, one after the other
-	$(MAKE) --no-print-directory -j1 lint sanity units built
+	@# one sub-make per target: -j1 inside make test's -j2 makes make warn (jobserver reset)
+	for target in lint sanity units built; do $(MAKE) --no-print-directory $$target || exit 1; done
 
 lab: venv ## Bring up the local lab (client, director, rs1, rs2) and converge it
 	tools/lab up
