@@ -1,12 +1,13 @@
 # Copyright: lvs.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Desired vs live IPVS table -> ordered ``ipvsadm -R`` lines, and the save file they lead to.
+"""Desired vs live IPVS table -> ordered operations (and their ``ipvsadm -R`` lines), and the save file they lead to.
 
 The plan edits in place: ``-E`` for a changed service, ``-e`` for a changed
 real server, ``-a``/``-d`` for added/removed real servers, ``-A``/``-D`` only
 for services that must appear or disappear. It never flushes and never looks
 at services it was not asked about. Planning is a single pass with dict
-lookups: O(number of services + real servers).
+lookups: O(number of services + real servers). Each line has its operation
+beside it (:class:`ipvs_netlink.Operation`), what the module sends the kernel.
 """
 
 from __future__ import annotations
@@ -29,9 +30,21 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     DesiredService,
     IpvsTable,
+    RealServer,
     ServiceKey,
     VirtualService,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_netlink import (
+    CMD_DEL_DEST,
+    CMD_DEL_SERVICE,
+    CMD_NEW_DEST,
+    CMD_NEW_SERVICE,
+    CMD_SET_DEST,
+    CMD_SET_SERVICE,
+    Operation,
+)
+
+_SERVER_COMMANDS = {"-a": CMD_NEW_DEST, "-e": CMD_SET_DEST, "-d": CMD_DEL_DEST}
 
 
 @dataclass
@@ -46,6 +59,8 @@ class Outcome:
 @dataclass
 class Plan:
     commands: list[str] = field(default_factory=list)
+    # what each line does, for the kernel (same order, same length)
+    operations: list[Operation] = field(default_factory=list)
     # managed services as they are now (live) and as they will be, request order
     before: list[VirtualService] = field(default_factory=list)
     after: list[VirtualService] = field(default_factory=list)
@@ -75,6 +90,7 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
         if entry.state == "absent":
             if current is not None:
                 result.commands.append(delete_service_line(key))
+                result.operations.append(Operation(CMD_DEL_SERVICE, key))
                 result.removed.append(key)
                 result.outcomes.append(Outcome(current, "absent", True))
             continue
@@ -83,33 +99,40 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
         issued = len(result.commands)
         if current is None:
             result.commands.append(add_service_line(target))
-            result.commands.extend(server_line("-a", key, rs) for rs in target.real_servers)
+            result.operations.append(Operation(CMD_NEW_SERVICE, key, target))
+            for rs in target.real_servers:
+                result.commands.append(server_line("-a", key, rs))
+                result.operations.append(Operation(CMD_NEW_DEST, key, rs))
         else:
             if (current.one_packet, current.persistence_engine) != (target.one_packet, target.persistence_engine):
                 # attributes this module does not manage survive an edit: a new target that carries them
                 target = replace(target, one_packet=current.one_packet, persistence_engine=current.persistence_engine)
             if current.config() != target.config():
                 result.commands.append(edit_service_line(target))
+                result.operations.append(Operation(CMD_SET_SERVICE, key, target))
                 if current.scheduler != target.scheduler:
                     result.scheduler_changes.append((key, current.scheduler, target.scheduler))
-            result.commands.extend(_plan_servers(key, current, target))
+            for command, rs in _plan_servers(current, target):
+                result.commands.append(server_line(command, key, rs))
+                result.operations.append(Operation(_SERVER_COMMANDS[command], key, rs))
         result.after.append(target)
         result.outcomes.append(Outcome(target, "present", len(result.commands) > issued))
     return result
 
 
-def _plan_servers(key: ServiceKey, current: VirtualService, target: VirtualService) -> list[str]:
+def _plan_servers(current: VirtualService, target: VirtualService) -> list[tuple[str, RealServer]]:
+    """(ipvsadm command, real server): removals, then edits, then additions."""
     live_servers = current.servers_by_key()
     wanted = target.servers_by_key()
-    removals = [server_line("-d", key, rs) for rs in current.real_servers if rs.key not in wanted]
-    edits: list[str] = []
-    additions: list[str] = []
+    removals = [("-d", rs) for rs in current.real_servers if rs.key not in wanted]
+    edits: list[tuple[str, RealServer]] = []
+    additions: list[tuple[str, RealServer]] = []
     for rs in target.real_servers:
         existing = live_servers.get(rs.key)
         if existing is None:
-            additions.append(server_line("-a", key, rs))
+            additions.append(("-a", rs))
         elif existing.config() != rs.config():
-            edits.append(server_line("-e", key, rs))
+            edits.append(("-e", rs))
     return removals + edits + additions
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.command import CommandError, CommandRunner
+from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.files import read_text
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     IpvsParseError,
@@ -30,9 +31,13 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     parse_proc_ip_vs,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import IpvsTable
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_netlink import Failure, NetlinkUnavailable, Operation
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_netlink import apply as apply_netlink
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import SockoptUnavailable
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import read_table as read_sockopt_table
 
+# refused changes named in the error message
+FAILURES_SHOWN = 10
 # "Can't initialize ipvs: ..." (main() in ipvsadm.c) and the netlink/sockopt failures behind it
 _NO_IPVS = re.compile(r"Can't initialize ipvs|Protocol not available|ip_vs.*not found|Module ip_vs not found", re.I)
 # harmless warning printed by check_ipvs_version() on very old kernels
@@ -90,6 +95,15 @@ def read_direct() -> Optional[IpvsTable]:
     try:
         return read_sockopt_table()
     except (SockoptUnavailable, OSError):
+        return None
+
+
+def write_direct(operations: Sequence[Operation]) -> Optional[list[Failure]]:
+    """Apply the operations over generic netlink (:mod:`ipvs_netlink`): the failures, None when nothing could
+    be sent that way."""
+    try:
+        return apply_netlink(operations)
+    except NetlinkUnavailable:
         return None
 
 
@@ -161,6 +175,25 @@ class Ipvsadm:
         return self.run(["-S", "-n"])
 
     # ---- the one write path
+
+    def apply(self, lines: Sequence[str], operations: Sequence[Operation]) -> str:
+        """Apply the changes (each line with its operation): over generic netlink, else one ``ipvsadm -R``.
+
+        Returns the way they went: ``netlink`` or ``ipvsadm -R``.
+        """
+        failures = write_direct(operations) if lines else []
+        if failures is None:
+            self.restore(lines)
+            return "ipvsadm -R"
+        if failures:
+            shown = [f"{lines[f.index]}: {f.describe(operations[f.index].command)}" for f in failures[:FAILURES_SHOWN]]
+            more = len(failures) - len(shown)
+            raise LvsDrError(
+                f"the kernel refused {len(failures)} of the {len(lines)} changes (the others were applied): "
+                + "; ".join(shown) + (f"; and {more} more" if more > 0 else ""),
+                commands=list(lines),
+            )
+        return "netlink"
 
     def restore(self, lines: Sequence[str]) -> None:
         """Apply all lines in one ``ipvsadm -R`` batch."""

@@ -15,9 +15,15 @@ description:
     get-sockopts and one netlink dump, when the module runs as root; otherwise one C(ipvsadm -Ln --thresholds)
     call whatever its size, and the real servers' forwarding and weights from C(/proc/net/ip_vs);
     C(ipvsadm -Ln) when that file cannot be read or disagrees), computes the difference and applies
-    only that difference, in place, in one C(ipvsadm -R) batch. A changed service is edited with C(-E) and a
-    changed real server with C(-e); the table is never flushed and a service whose key did not change is never
-    deleted and re-added, so established connections and counters survive.
+    only that difference, in place. A changed service is edited (C(ipvsadm -E)) and a changed real server too
+    (C(-e)); the table is never flushed and a service whose key did not change is never deleted and re-added,
+    so established connections and counters survive.
+  - The difference is sent to the kernel over IPVS's generic netlink interface, the requests C(ipvsadm) sends
+    for the same lines, many per C(send) on one socket (C(ipvsadm) opens a socket per line; at 10,000 services
+    the netlink batches took 3.7 s where one C(ipvsadm -R) took 35 s on the test bed). When no generic netlink
+    socket or no IPVS family is available, nothing is sent that way and the lines go to one C(ipvsadm -R)
+    batch instead. A change the kernel refuses fails the task, naming its line and the reason; the other
+    changes are applied, as C(ipvsadm -R) applies the lines after a failed one.
   - Only the services named in the task are looked at. Real servers not listed are removed from that service
     only; other services (created by hand, by keepalived, by other tasks) are never touched.
   - Give either the options of one service at the top level, or a list of services in O(services).
@@ -335,7 +341,7 @@ scheduler_changes:
   sample: [{service: {protocol: tcp, address: 192.168.206.150, port: 80, family: ipv4}, rule: "-t 192.168.206.150:80",
             before: rr, after: wrr}]
 commands:
-  description: The C(ipvsadm -R) lines applied (or, in check mode, that would be applied), in order.
+  description: The changes applied (or, in check mode, that would be applied), in order, as C(ipvsadm -R) lines.
   returned: always
   type: list
   elements: str
@@ -416,6 +422,13 @@ services:
       real_servers:
         - {address: 192.168.206.128, port: 80, forwarding: dr, weight: 1, upper_threshold: 0, lower_threshold: 0}
       state: present
+applied_with:
+  description:
+    - How the changes reached the kernel; V(netlink) (IPVS's generic netlink interface, many requests per
+      C(send)) or V(ipvsadm -R) (when no generic netlink socket or IPVS family could be used).
+  returned: when changes were applied (not in check mode)
+  type: str
+  sample: netlink
 save_path:
   description: The restore file that was compared (and written when it differed).
   returned: when O(save=true)
@@ -497,8 +510,9 @@ class ServiceReconciler:
     def run(self) -> dict[str, Any]:
         live = self.ipvsadm.read_table()
         result = plan(self.desired, live)
+        applied_with = None
         if result.changed and not self.module.check_mode:
-            self.ipvsadm.restore(result.commands)
+            applied_with = self.ipvsadm.apply(result.commands, result.operations)
             self._verify(result)
         output: dict[str, Any] = {
             "changed": result.changed,
@@ -506,6 +520,8 @@ class ServiceReconciler:
             "services": summarize(result, self.only_changed),
             "scheduler_changes": self._warn_scheduler_changes(result),
         }
+        if applied_with:
+            output["applied_with"] = applied_with
         want_diff = bool(self.module._diff)
         diffs = DiffCollector()
         if want_diff:  # rendering every managed service twice is not free at 1000 services: only on request
@@ -533,7 +549,7 @@ class ServiceReconciler:
         again = plan(self.desired, self.ipvsadm.read_table())
         if again.commands:
             raise LvsDrError(
-                "ipvsadm -R ran but the table did not converge; still to do: " + "; ".join(again.commands),
+                "the changes were applied but the table did not converge; still to do: " + "; ".join(again.commands),
                 commands=result.commands,
             )
 

@@ -45,7 +45,9 @@ except ImportError:
 
 @pytest.fixture(autouse=True)
 def _no_direct_ipvs_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The modules' tests drive a fake ipvsadm: never read the IPVS table of the machine running them."""
+    """The modules' tests drive a fake ipvsadm: never read or change the IPVS table of the machine running them."""
     from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm  # noqa: PLC0415 -- after the path set-up
 
     monkeypatch.setattr(ipvsadm, "read_direct", lambda: None)
+    # nor write to it: the changes go to the fake ipvsadm's -R
+    monkeypatch.setattr(ipvsadm, "write_direct", lambda _operations: None)
