@@ -89,6 +89,9 @@ def main() -> int:
     kernel = FakeKernel()
     proc = {"text": ""}
     ipvsadm.read_proc_ip_vs = lambda _path: proc["text"]  # type: ignore[assignment]
+    # the fake kernel only: never read or write the IPVS table of the machine running this
+    ipvsadm.read_direct = lambda: None  # type: ignore[assignment]
+    ipvsadm.write_direct = lambda _operations: None  # type: ignore[assignment]
     run, cache = harness(kernel)
     if not run({"services": svcs}).get("changed"):
         raise SystemExit("from empty did not change the fake table")

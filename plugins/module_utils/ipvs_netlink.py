@@ -248,8 +248,12 @@ def message(family: int, command: int, payload: bytes, seq: int, ack: bool) -> b
 
 
 def batches(family: int, operations: Sequence[Operation], first_seq: int,
-            limit: int = BATCH_BYTES) -> Iterator[tuple[bytes, int, int]]:
-    """(bytes to send, first sequence number, last sequence number): the last request of each asks for an ack."""
+            limit: Optional[int] = None) -> Iterator[tuple[bytes, int, int]]:
+    """(bytes to send, first sequence number, last sequence number): the last request of each asks for an ack.
+
+    A batch holds requests up to ``limit`` bytes (:data:`BATCH_BYTES`); a larger request goes alone.
+    """
+    limit = limit or BATCH_BYTES
     encoded = [encode(op) for op in operations]
     start = 0
     while start < len(encoded):

@@ -9,6 +9,7 @@ from functools import cmp_to_key
 from pathlib import Path
 
 import pytest
+from ansible_collections.lvs.dr.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     ipvsadm_compare_services,
     merge_listings,
@@ -122,6 +123,33 @@ def test_plan(params, live, expected):
                       + result.after)
     after.services = [s for s in after.services if s.key not in result.removed]
     assert plan(validate_request(params), after).commands == []
+
+
+_SWITCH_COMMAND = {"-A": nl.CMD_NEW_SERVICE, "-E": nl.CMD_SET_SERVICE, "-D": nl.CMD_DEL_SERVICE,
+                   "-a": nl.CMD_NEW_DEST, "-e": nl.CMD_SET_DEST, "-d": nl.CMD_DEL_DEST}
+
+
+@pytest.mark.parametrize(("params", "live", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_line_has_its_operation(params, live, expected):
+    """What goes over netlink is what each line says: command, service, and the service or real server as wanted."""
+    result = plan(validate_request(params), live)
+    assert len(result.operations) == len(result.commands)
+    targets = {svc.key: svc for svc in result.after}
+    for line, operation in zip(result.commands, result.operations):
+        switch = line.split()[0]
+        assert operation.command == _SWITCH_COMMAND[switch], line
+        assert line.split()[1:3] == operation.key.rule().split()[:2], line
+        if switch in ("-A", "-E"):
+            assert operation.item is targets[operation.key]
+        elif switch == "-D":
+            assert operation.item is None
+        else:
+            rs = operation.item
+            assert isinstance(rs, RealServer)
+            assert line.split()[line.split().index("-r") + 1].endswith(f":{rs.port}")
+            if switch != "-d":
+                wanted = targets[operation.key].servers_by_key()[rs.key]
+                assert rs.config() == wanted.config(), line
 
 
 def test_fixture_table_round_trip_is_noop():

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from ansible.module_utils import basic
+from ansible_collections.lvs.dr.plugins.module_utils import ipvs_netlink as nl
 from ansible_collections.lvs.dr.plugins.module_utils import ipvsadm
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
+    add_service_line,
+    delete_service_line,
+    edit_service_line,
+    server_line,
+)
 from ansible_collections.lvs.dr.plugins.modules import ipvs_info, ipvs_service
 
 if TYPE_CHECKING:
@@ -511,3 +519,95 @@ def test_ipv6_and_fwmark_services_read_through_proc(run_module: RunModule, kerne
     kernel.calls.clear()
     assert run_module(ipvs_service, {"services": services})["changed"] is False
     assert kernel.calls == [["-L", "-n", "--thresholds"]]  # /proc/net/ip_vs agreed: no second listing
+
+
+def line_of(operation: nl.Operation) -> str:
+    """The ipvsadm -R line that does what a netlink operation does."""
+    item = operation.item
+    if operation.command == nl.CMD_NEW_SERVICE:
+        return add_service_line(item)  # type: ignore[arg-type]
+    if operation.command == nl.CMD_SET_SERVICE:
+        return edit_service_line(item)  # type: ignore[arg-type]
+    if operation.command == nl.CMD_DEL_SERVICE:
+        return delete_service_line(operation.key)
+    switch = {nl.CMD_NEW_DEST: "-a", nl.CMD_SET_DEST: "-e", nl.CMD_DEL_DEST: "-d"}[operation.command]
+    return server_line(switch, operation.key, item)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def netlink(monkeypatch: pytest.MonkeyPatch, kernel: FakeKernel) -> list[str]:
+    """The fake kernel also answers the netlink writes; what they did, as lines."""
+    done: list[str] = []
+    meaning = {"Service already exists": errno.EEXIST, "No such service": errno.ESRCH,
+               "Destination already exists": errno.EEXIST, "No such destination": errno.ENOENT}
+
+    def write(operations: list[nl.Operation]) -> list[nl.Failure]:
+        failures = []
+        for index, operation in enumerate(operations):
+            line = line_of(operation)
+            done.append(line)
+            error = kernel.apply(line.split())
+            if error:
+                failures.append(nl.Failure(index, meaning.get(error, errno.ENOMEM)))
+        return failures
+
+    monkeypatch.setattr(ipvsadm, "write_direct", write)
+    return done
+
+
+def test_changes_go_over_netlink_when_it_answers(run_module: RunModule, kernel: FakeKernel, netlink: list[str]) -> None:
+    first = run_module(ipvs_service, WEB)
+    assert first["changed"] is True and first["applied_with"] == "netlink"
+    assert netlink == first["commands"]  # each operation is its line
+    assert ["-R"] not in kernel.calls
+    edited = dict(WEB, scheduler="wrr", real_servers=[{"address": "192.168.206.128", "weight": 3},
+                                                      {"address": "192.168.206.130"}])
+    second = run_module(ipvs_service, edited)
+    assert second["commands"] == ["-E -t 192.168.206.150:80 -s wrr",
+                                  "-d -t 192.168.206.150:80 -r 192.168.206.129:80",
+                                  "-e -t 192.168.206.150:80 -r 192.168.206.128:80 -g -w 3",
+                                  "-a -t 192.168.206.150:80 -r 192.168.206.130:80 -g -w 1"]
+    assert netlink[3:] == second["commands"]
+    again = run_module(ipvs_service, edited)
+    assert again["changed"] is False and "applied_with" not in again
+    gone = run_module(ipvs_service, dict(WEB, state="absent"))
+    assert gone["commands"] == netlink[-1:] == ["-D -t 192.168.206.150:80"]
+    assert kernel.services == {}
+
+
+def test_changes_go_to_ipvsadm_when_netlink_cannot_be_used(run_module: RunModule, kernel: FakeKernel) -> None:
+    result = run_module(ipvs_service, WEB)
+    assert result["applied_with"] == "ipvsadm -R"
+    assert ["-R"] in kernel.calls
+
+
+def test_check_mode_sends_nothing(run_module: RunModule, kernel: FakeKernel, netlink: list[str]) -> None:
+    result = run_module(ipvs_service, WEB, check=True)
+    assert result["changed"] is True and "applied_with" not in result
+    assert netlink == [] and kernel.services == {}
+
+
+def test_refused_netlink_changes_are_named(run_module: RunModule, kernel: FakeKernel, netlink: list[str]) -> None:
+    run_module(ipvs_service, WEB)
+    del kernel.services[("-t", "192.168.206.150:80")]["dests"]["192.168.206.129:80"]
+    orig = kernel.apply
+
+    def flaky(words: list[str]) -> str:
+        return "Memory allocation problem" if words[0] == "-a" else orig(words)
+
+    kernel.apply = flaky  # type: ignore[method-assign]
+    result = run_module(ipvs_service, dict(WEB, real_servers=[*WEB["real_servers"], {"address": "192.168.206.131"}]))
+    assert result["failed"]
+    assert result["msg"] == (
+        "the kernel refused 2 of the 2 changes (the others were applied): "
+        "-a -t 192.168.206.150:80 -r 192.168.206.129:80 -g -w 1: Cannot allocate memory (ENOMEM); "
+        "-a -t 192.168.206.150:80 -r 192.168.206.131:80 -g -w 1: Cannot allocate memory (ENOMEM)")
+    assert result["commands"] == netlink[-2:]
+
+
+def test_at_most_ten_refused_changes_are_named(run_module: RunModule, kernel: FakeKernel, netlink: list[str]) -> None:
+    kernel.apply = lambda _words: "Memory allocation problem"  # type: ignore[method-assign]
+    services = [dict(WEB, port=port) for port in range(1000, 1012)]
+    result = run_module(ipvs_service, {"services": services})
+    assert result["failed"] and result["msg"].startswith("the kernel refused 36 of the 36 changes")
+    assert result["msg"].count("(ENOMEM)") == 10 and result["msg"].endswith("; and 26 more")
