@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -145,5 +146,10 @@ def ipv6_prefix_length(value: object) -> int:
 
 def address_sort_key(address: str) -> tuple[int, int]:
     """Sort key: family first, then numeric address value."""
-    ip = parse_ip(address)
-    return (ip.version, int(ip))
+    try:  # the strict C parsers first: a large table sorts tens of thousands of real servers
+        if ":" in address:
+            return (6, int.from_bytes(socket.inet_pton(socket.AF_INET6, address), "big"))
+        return (4, int.from_bytes(socket.inet_pton(socket.AF_INET, address), "big"))
+    except (OSError, TypeError, ValueError):
+        ip = parse_ip(address)
+        return (ip.version, int(ip))

@@ -212,9 +212,22 @@ def _service_attributes(key: ServiceKey, svc: Optional[VirtualService]) -> bytes
     return _nested(_ATTR_SERVICE, parts)
 
 
+# a real server with every field, of the service's family: one fixed layout (nested header, address (16 bytes),
+# port (2 bytes and padding), forwarding method, weight, upper and lower threshold)
+_DEST_FULL = struct.Struct("=HH" "HH16s" "HH2s2x" "HHI" "HHI" "HHI" "HHI")
+_NLA_U32 = _NLA.size + 4
+
+
 def _dest_attributes(key: ServiceKey, rs: RealServer, full: bool) -> bytes:
     family = IPV6 if ":" in rs.address else IPV4
-    parts = [_attribute(_DEST_ADDR, _address(family, rs.address)), _attribute(_DEST_PORT, struct.pack("!H", rs.port))]
+    address = _address(family, rs.address)
+    port = struct.pack("!H", rs.port)
+    if full and family == key.family:
+        return _DEST_FULL.pack(
+            _DEST_FULL.size, _ATTR_DEST | _NLA_F_NESTED, _NLA.size + 16, _DEST_ADDR, address, _NLA.size + 2,
+            _DEST_PORT, port, _NLA_U32, _DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding], _NLA_U32, _DEST_WEIGHT,
+            rs.weight, _NLA_U32, _DEST_U_THRESH, rs.upper_threshold, _NLA_U32, _DEST_L_THRESH, rs.lower_threshold)
+    parts = [_attribute(_DEST_ADDR, address), _attribute(_DEST_PORT, port)]
     if full:
         parts.append(_u32(_DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding]))
         parts.append(_u32(_DEST_WEIGHT, rs.weight))
@@ -225,26 +238,37 @@ def _dest_attributes(key: ServiceKey, rs: RealServer, full: bool) -> bytes:
     return _nested(_ATTR_DEST, parts)
 
 
-def encode(operation: Operation) -> tuple[int, bytes]:
-    """(command, the generic netlink payload after genlmsghdr) of one operation."""
+def encode(operation: Operation, keys: Optional[dict[ServiceKey, bytes]] = None) -> tuple[int, bytes]:
+    """(command, the generic netlink payload after genlmsghdr) of one operation.
+
+    ``keys`` keeps each service's key-only attribute across the operations of one batch run (a service's real
+    servers all name it).
+    """
     command, key, item = operation.command, operation.key, operation.item
     if command in (CMD_NEW_SERVICE, CMD_SET_SERVICE):
         if not isinstance(item, VirtualService):
             raise ValueError(f"command {command} needs the service")
         return command, _service_attributes(key, item)
+    if command not in (CMD_DEL_SERVICE, CMD_NEW_DEST, CMD_SET_DEST, CMD_DEL_DEST):
+        raise ValueError(f"unknown IPVS command {command}")
+    named = keys.get(key) if keys is not None else None
+    if named is None:
+        named = _service_attributes(key, None)
+        if keys is not None:
+            keys[key] = named
     if command == CMD_DEL_SERVICE:
-        return command, _service_attributes(key, None)
-    if command in (CMD_NEW_DEST, CMD_SET_DEST, CMD_DEL_DEST):
-        if not isinstance(item, RealServer):
-            raise ValueError(f"command {command} needs the real server")
-        return command, _service_attributes(key, None) + _dest_attributes(key, item, command != CMD_DEL_DEST)
-    raise ValueError(f"unknown IPVS command {command}")
+        return command, named
+    if not isinstance(item, RealServer):
+        raise ValueError(f"command {command} needs the real server")
+    return command, named + _dest_attributes(key, item, command != CMD_DEL_DEST)
+
+
+_HEADERS = struct.Struct(_NLMSG.format + _GENL.format[1:])  # nlmsghdr, then genlmsghdr
 
 
 def message(family: int, command: int, payload: bytes, seq: int, ack: bool) -> bytes:
-    body = _GENL.pack(command, _IPVS_GENL_VERSION, 0) + payload
     flags = _NLM_F_REQUEST | (_NLM_F_ACK if ack else 0)
-    return _NLMSG.pack(_NLMSG.size + len(body), family, flags, seq, 0) + body
+    return _HEADERS.pack(_HEADERS.size + len(payload), family, flags, seq, 0, command, _IPVS_GENL_VERSION, 0) + payload
 
 
 def batches(family: int, operations: Sequence[Operation], first_seq: int,
@@ -254,7 +278,8 @@ def batches(family: int, operations: Sequence[Operation], first_seq: int,
     A batch holds requests up to ``limit`` bytes (:data:`BATCH_BYTES`); a larger request goes alone.
     """
     limit = limit or BATCH_BYTES
-    encoded = [encode(op) for op in operations]
+    keys: dict[ServiceKey, bytes] = {}
+    encoded = [encode(op, keys) for op in operations]
     start = 0
     while start < len(encoded):
         size, end = 0, start

@@ -27,7 +27,8 @@ description:
   - Only the services named in the task are looked at. Real servers not listed are removed from that service
     only; other services (created by hand, by keepalived, by other tasks) are never touched.
   - Give either the options of one service at the top level, or a list of services in O(services).
-  - Every input is validated before C(ipvsadm) runs; errors name the parameter (for example
+  - Every input is validated before the table is read or anything is sent to the kernel; errors name the
+    parameter (for example
     C(services[3].real_servers[1].weight)) and the bad value.
 author:
   - lvs.dr contributors (!UNKNOWN)

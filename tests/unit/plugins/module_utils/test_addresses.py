@@ -5,7 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from ansible_collections.lvs.dr.plugins.module_utils.addresses import ip_family, normalize_ip, split_host_port
+from ansible_collections.lvs.dr.plugins.module_utils.addresses import (
+    address_sort_key,
+    ip_family,
+    normalize_ip,
+    split_host_port,
+)
 
 
 @pytest.mark.parametrize(("text", "canonical"), [
@@ -50,3 +55,10 @@ def test_dotted_quad_fast_path_agrees_with_ipaddress(text: str) -> None:
                 function(text)
         else:
             assert function(text) == want
+
+
+@pytest.mark.parametrize("address", ["192.0.2.1", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::", "::ffff:192.0.2.1",
+                                     "fe80::1", "2001:db8::"])
+def test_address_sort_key_is_the_family_and_the_number(address: str) -> None:
+    ip = ipaddress.ip_address(address)
+    assert address_sort_key(address) == (ip.version, int(ip))
