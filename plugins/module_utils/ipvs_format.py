@@ -446,11 +446,18 @@ def delete_service_line(key: ServiceKey) -> str:
     return _line(["-D"], key.ipvsadm_args())
 
 
-def server_line(command: str, key: ServiceKey, rs: RealServer) -> str:
-    target = ["-r", format_host_port(rs.address, rs.port)]
+def server_line(command: str, key: ServiceKey, rs: RealServer, selector: Optional[str] = None) -> str:
+    """``-a``/``-e``/``-d`` line of a real server; ``selector`` is ``key.rule()`` when the caller has it already
+    (a large plan renders every real server of a service with it)."""
+    head = f"{command} {selector or key.rule()} -r {format_host_port(rs.address, rs.port)}"
     if command == "-d":
-        return _line([command], key.ipvsadm_args(), target)
-    return _line([command], key.ipvsadm_args(), target, server_options(rs))
+        return head
+    line = f"{head} {_forwarding_switch(rs)} -w {rs.weight}"
+    if rs.upper_threshold:
+        line += f" -x {rs.upper_threshold}"
+    if rs.lower_threshold:
+        line += f" -y {rs.lower_threshold}"
+    return line
 
 
 # --------------------------------------------------------------------------- save format

@@ -100,8 +100,9 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
         if current is None:
             result.commands.append(add_service_line(target))
             result.operations.append(Operation(CMD_NEW_SERVICE, key, target))
+            selector = key.rule()
             for rs in target.real_servers:
-                result.commands.append(server_line("-a", key, rs))
+                result.commands.append(server_line("-a", key, rs, selector))
                 result.operations.append(Operation(CMD_NEW_DEST, key, rs))
         else:
             if (current.one_packet, current.persistence_engine) != (target.one_packet, target.persistence_engine):
@@ -112,8 +113,9 @@ def plan(desired: Sequence[DesiredService], live: IpvsTable) -> Plan:
                 result.operations.append(Operation(CMD_SET_SERVICE, key, target))
                 if current.scheduler != target.scheduler:
                     result.scheduler_changes.append((key, current.scheduler, target.scheduler))
+            selector = key.rule()
             for command, rs in _plan_servers(current, target):
-                result.commands.append(server_line(command, key, rs))
+                result.commands.append(server_line(command, key, rs, selector))
                 result.operations.append(Operation(_SERVER_COMMANDS[command], key, rs))
         result.after.append(target)
         result.outcomes.append(Outcome(target, "present", len(result.commands) > issued))
