@@ -214,7 +214,7 @@ def _service_attributes(key: ServiceKey, svc: Optional[VirtualService]) -> bytes
 
 # a real server with every field, of the service's family: one fixed layout (nested header, address (16 bytes),
 # port (2 bytes and padding), forwarding method, weight, upper and lower threshold)
-_DEST_FULL = struct.Struct("=HH" "HH16s" "HH2s2x" "HHI" "HHI" "HHI" "HHI")
+_DEST_FULL = struct.Struct("=HH HH16s HH2s2x HHI HHI HHI HHI")
 _NLA_U32 = _NLA.size + 4
 
 
