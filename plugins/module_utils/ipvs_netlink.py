@@ -29,8 +29,8 @@ from typing import Optional, Union
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import IPV4, IPV6
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import RealServer, ServiceKey, VirtualService
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import Netlink, SockoptUnavailable, family_id
 
-NETLINK_GENERIC = 16
 _NETLINK_CAP_ACK = 10  # SOL_NETLINK option: errors come back without a copy of the failed request
 _SOL_NETLINK = 270
 _NLMSG = struct.Struct("=IHHII")  # length, type, flags, sequence, port id (linux/netlink.h)
@@ -43,9 +43,7 @@ _NLA = struct.Struct("=HH")  # length, type
 _NLA_F_NESTED = 0x8000
 _GENL_ID_CTRL = 0x10
 _CTRL_CMD_GETFAMILY = 3
-_CTRL_ATTR_FAMILY_ID = 1
 _CTRL_ATTR_FAMILY_NAME = 2
-_NLA_TYPE_MASK = 0x3FFF
 
 IPVS_GENL_NAME = "IPVS"
 _IPVS_GENL_VERSION = 1
@@ -95,8 +93,12 @@ FORWARDING_METHOD = {"nat": 0, "tunnel": 2, "dr": 3, "local": 3}
 _FAMILY = {IPV4: socket.AF_INET, IPV6: socket.AF_INET6}
 _PROTOCOL_NUMBER = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
 
-# every request of a batch together stays well below the socket's default send buffer (about 208 KiB)
+# every request of a batch together stays well below the socket's default send buffer (about 208 KiB), and a
+# batch whose every request fails gets its errors into the receive buffer: each error is a message of its own,
+# about 1 KiB of buffer on the test bed's kernel (500 of them overflowed it, and the kernel dropped the rest)
 BATCH_BYTES = 64 * 1024
+BATCH_REQUESTS = 128
+_RECEIVE_BUFFER = 1 << 20  # asked for; the kernel caps it at net.core.rmem_max
 _RECEIVE = 1 << 16
 
 # what the failing request's errno means, per command (the kernel's IPVS returns these)
@@ -275,7 +277,8 @@ def batches(family: int, operations: Sequence[Operation], first_seq: int,
             limit: Optional[int] = None) -> Iterator[tuple[bytes, int, int]]:
     """(bytes to send, first sequence number, last sequence number): the last request of each asks for an ack.
 
-    A batch holds requests up to ``limit`` bytes (:data:`BATCH_BYTES`); a larger request goes alone.
+    A batch holds at most :data:`BATCH_REQUESTS` requests and ``limit`` bytes (:data:`BATCH_BYTES`); a larger
+    request goes alone.
     """
     limit = limit or BATCH_BYTES
     keys: dict[ServiceKey, bytes] = {}
@@ -283,8 +286,9 @@ def batches(family: int, operations: Sequence[Operation], first_seq: int,
     start = 0
     while start < len(encoded):
         size, end = 0, start
-        while end < len(encoded) and (end == start or size + len(encoded[end][1]) + 20 <= limit):
-            size += len(encoded[end][1]) + 20
+        while end < len(encoded) and (end == start or (size + len(encoded[end][1]) + _HEADERS.size <= limit
+                                                       and end - start < BATCH_REQUESTS)):
+            size += len(encoded[end][1]) + _HEADERS.size
             end += 1
         parts = [message(family, command, payload, first_seq + i, i == end - 1)
                  for i, (command, payload) in enumerate(encoded[start:end], start)]
@@ -310,53 +314,29 @@ def replies(chunk: bytes) -> Iterator[tuple[int, int, int]]:
 
 
 class IpvsNetlink:
-    """One generic netlink socket with the IPVS family resolved."""
+    """One generic netlink socket with the IPVS family resolved (the socket and the controller's answer as the
+    table reader opens and reads them: :class:`ipvs_sockopt.Netlink`, :func:`ipvs_sockopt.family_id`)."""
 
     def __init__(self) -> None:
         try:
-            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
-            self.sock.bind((0, 0))
-        except (OSError, AttributeError) as exc:
-            raise NetlinkUnavailable(f"no generic netlink socket: {exc}") from None
+            link = Netlink()
+        except SockoptUnavailable as exc:
+            raise NetlinkUnavailable(str(exc)) from None
+        self.sock = link.sock
         with contextlib.suppress(OSError):  # older kernels copy the failed request into the error: more to read
             self.sock.setsockopt(_SOL_NETLINK, _NETLINK_CAP_ACK, 1)
-        self.seq = 0
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         try:
-            self.family = self._resolve()
-        except NetlinkUnavailable:
+            name = _attribute(_CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode("ascii") + b"\0")
+            self.family = family_id(link.request(_GENL_ID_CTRL, _CTRL_CMD_GETFAMILY, 1, name), link.seq)
+        except (SockoptUnavailable, struct.error, ValueError) as exc:
             self.close()
-            raise
+            raise NetlinkUnavailable(f"no IPVS generic netlink family ({exc})") from None
+        self.seq = link.seq
 
     def close(self) -> None:
         self.sock.close()
-
-    def _resolve(self) -> int:
-        self.seq += 1
-        name = _attribute(_CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode("ascii") + b"\0")
-        request = message(_GENL_ID_CTRL, _CTRL_CMD_GETFAMILY, name, self.seq, False)
-        try:
-            self.sock.send(request)
-            chunk = self.sock.recv(_RECEIVE)
-        except OSError as exc:
-            raise NetlinkUnavailable(f"netlink: {exc}") from None
-        offset = 0
-        while offset + _NLMSG.size <= len(chunk):
-            length, kind = _NLMSG.unpack_from(chunk, offset)[:2]
-            if length < _NLMSG.size:
-                break
-            if kind == _NLMSG_ERROR:
-                error = -struct.unpack_from("=i", chunk, offset + _NLMSG.size)[0]
-                raise NetlinkUnavailable(f"no IPVS generic netlink family ({errno.errorcode.get(error, error)})")
-            attr = offset + _NLMSG.size + _GENL.size
-            while attr + _NLA.size <= offset + length:
-                size, attr_kind = _NLA.unpack_from(chunk, attr)
-                if size < _NLA.size:
-                    break
-                if attr_kind & _NLA_TYPE_MASK == _CTRL_ATTR_FAMILY_ID and size >= 6:
-                    return int(struct.unpack_from("=H", chunk, attr + _NLA.size)[0])
-                attr += (size + 3) & ~3
-            offset += (length + 3) & ~3
-        raise NetlinkUnavailable("no IPVS generic netlink family in the controller's answer")
 
     def apply(self, operations: Sequence[Operation]) -> list[Failure]:
         """Send every operation; the failures in order (empty: all applied)."""

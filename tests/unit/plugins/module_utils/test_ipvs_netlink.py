@@ -192,6 +192,12 @@ def test_batches_keep_the_order_stay_under_the_limit_and_ask_for_one_ack_each() 
     assert seqs == list(range(7, 7 + len(ops)))
 
 
+def test_a_batch_holds_at_most_batch_requests_requests() -> None:
+    """However small they are: a batch whose every request fails must get all its errors back."""
+    sent = list(nl.batches(0x22, operations(300), 1))
+    assert [last - first + 1 for _data, first, last in sent] == [nl.BATCH_REQUESTS] * 4 + [600 - 4 * nl.BATCH_REQUESTS]
+
+
 def test_one_request_larger_than_the_limit_still_goes_alone() -> None:
     sent = list(nl.batches(0x22, operations(1), 1, limit=10))
     assert [(first, last) for _data, first, last in sent] == [(1, 1), (2, 2)]
@@ -318,7 +324,8 @@ def test_the_family_id_is_read_from_the_controllers_answer(monkeypatch: pytest.M
                 name = nl._attribute(2, b"IPVS\0")
                 family = nl._attribute(1, struct.pack("=H", 0x27))
                 body = struct.pack("=BBH", 1, 2, 0) + name + family
-                self.pending.append(NLMSG.pack(NLMSG.size + len(body), 0x10, 0, 1, 0) + body)
+                # the family, then the acknowledgement the request asked for
+                self.pending.append(NLMSG.pack(NLMSG.size + len(body), 0x10, 0, 1, 0) + body + ack(1))
                 return len(data)
             return super().send(data)
 
