@@ -28,25 +28,27 @@ from typing import Optional, Union
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import IPV4, IPV6
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
+    CTRL_ATTR_FAMILY_NAME,
+    CTRL_CMD_GETFAMILY,
+    GENL,
+    GENL_ID_CTRL,
+    IPVS_GENL_NAME,
+    IPVS_GENL_VERSION,
+    NLA,
+    NLA_F_NESTED,
+    NLM_F_ACK,
+    NLM_F_REQUEST,
+    NLMSG,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    attribute,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import RealServer, ServiceKey, VirtualService
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import Netlink, SockoptUnavailable, family_id
 
 _NETLINK_CAP_ACK = 10  # SOL_NETLINK option: errors come back without a copy of the failed request
 _SOL_NETLINK = 270
-_NLMSG = struct.Struct("=IHHII")  # length, type, flags, sequence, port id (linux/netlink.h)
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_ACK = 0x4
-_GENL = struct.Struct("=BBH")  # command, version, reserved (linux/genetlink.h)
-_NLA = struct.Struct("=HH")  # length, type
-_NLA_F_NESTED = 0x8000
-_GENL_ID_CTRL = 0x10
-_CTRL_CMD_GETFAMILY = 3
-_CTRL_ATTR_FAMILY_NAME = 2
-
-IPVS_GENL_NAME = "IPVS"
-_IPVS_GENL_VERSION = 1
 # enum ipvs_cmds
 CMD_NEW_SERVICE = 1
 CMD_SET_SERVICE = 2
@@ -144,22 +146,17 @@ class Failure:
 # --------------------------------------------------------------------------- encoding
 
 
-def _attribute(kind: int, payload: bytes) -> bytes:
-    length = _NLA.size + len(payload)
-    return _NLA.pack(length, kind) + payload + bytes(-length & 3)
-
-
 def _nested(kind: int, parts: Sequence[bytes]) -> bytes:
     payload = b"".join(parts)
-    return _NLA.pack(_NLA.size + len(payload), kind | _NLA_F_NESTED) + payload
+    return NLA.pack(NLA.size + len(payload), kind | NLA_F_NESTED) + payload
 
 
 def _u16(kind: int, value: int) -> bytes:
-    return _attribute(kind, struct.pack("=H", value))
+    return attribute(kind, struct.pack("=H", value))
 
 
 def _u32(kind: int, value: int) -> bytes:
-    return _attribute(kind, struct.pack("=I", value))
+    return attribute(kind, struct.pack("=I", value))
 
 
 def _address(family: str, address: str) -> bytes:
@@ -174,8 +171,8 @@ def _service_key(key: ServiceKey) -> list[bytes]:
         parts.append(_u32(_SVC_FWMARK, key.fwmark))
     else:
         parts.append(_u16(_SVC_PROTOCOL, _PROTOCOL_NUMBER[key.protocol]))
-        parts.append(_attribute(_SVC_ADDR, _address(key.family, key.address)))
-        parts.append(_attribute(_SVC_PORT, struct.pack("!H", key.port)))
+        parts.append(attribute(_SVC_ADDR, _address(key.family, key.address)))
+        parts.append(attribute(_SVC_PORT, struct.pack("!H", key.port)))
     return parts
 
 
@@ -204,20 +201,20 @@ def service_netmask(svc: VirtualService) -> bytes:
 def _service_attributes(key: ServiceKey, svc: Optional[VirtualService]) -> bytes:
     parts = _service_key(key)
     if svc is not None:
-        parts.append(_attribute(_SVC_SCHED_NAME, svc.scheduler.encode("ascii") + b"\0"))
+        parts.append(attribute(_SVC_SCHED_NAME, svc.scheduler.encode("ascii") + b"\0"))
         if svc.persistence_engine:
-            parts.append(_attribute(_SVC_PE_NAME, svc.persistence_engine.encode("ascii") + b"\0"))
+            parts.append(attribute(_SVC_PE_NAME, svc.persistence_engine.encode("ascii") + b"\0"))
         # struct ip_vs_flags: the flags and the mask of those to set (all, as ipvsadm does)
-        parts.append(_attribute(_SVC_FLAGS, struct.pack("=II", service_flags(svc), 0xFFFFFFFF)))
+        parts.append(attribute(_SVC_FLAGS, struct.pack("=II", service_flags(svc), 0xFFFFFFFF)))
         parts.append(_u32(_SVC_TIMEOUT, svc.persistence_timeout or 0))
-        parts.append(_attribute(_SVC_NETMASK, service_netmask(svc)))
+        parts.append(attribute(_SVC_NETMASK, service_netmask(svc)))
     return _nested(_ATTR_SERVICE, parts)
 
 
 # a real server with every field, of the service's family: one fixed layout (nested header, address (16 bytes),
 # port (2 bytes and padding), forwarding method, weight, upper and lower threshold)
 _DEST_FULL = struct.Struct("=HH HH16s HH2s2x HHI HHI HHI HHI")
-_NLA_U32 = _NLA.size + 4
+_NLA_U32 = NLA.size + 4
 
 
 def _dest_attributes(key: ServiceKey, rs: RealServer, full: bool) -> bytes:
@@ -226,10 +223,10 @@ def _dest_attributes(key: ServiceKey, rs: RealServer, full: bool) -> bytes:
     port = struct.pack("!H", rs.port)
     if full and family == key.family:
         return _DEST_FULL.pack(
-            _DEST_FULL.size, _ATTR_DEST | _NLA_F_NESTED, _NLA.size + 16, _DEST_ADDR, address, _NLA.size + 2,
+            _DEST_FULL.size, _ATTR_DEST | NLA_F_NESTED, NLA.size + 16, _DEST_ADDR, address, NLA.size + 2,
             _DEST_PORT, port, _NLA_U32, _DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding], _NLA_U32, _DEST_WEIGHT,
             rs.weight, _NLA_U32, _DEST_U_THRESH, rs.upper_threshold, _NLA_U32, _DEST_L_THRESH, rs.lower_threshold)
-    parts = [_attribute(_DEST_ADDR, address), _attribute(_DEST_PORT, port)]
+    parts = [attribute(_DEST_ADDR, address), attribute(_DEST_PORT, port)]
     if full:
         parts.append(_u32(_DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding]))
         parts.append(_u32(_DEST_WEIGHT, rs.weight))
@@ -265,12 +262,12 @@ def encode(operation: Operation, keys: Optional[dict[ServiceKey, bytes]] = None)
     return command, named + _dest_attributes(key, item, command != CMD_DEL_DEST)
 
 
-_HEADERS = struct.Struct(_NLMSG.format + _GENL.format[1:])  # nlmsghdr, then genlmsghdr
+_HEADERS = struct.Struct(NLMSG.format + GENL.format[1:])  # nlmsghdr, then genlmsghdr
 
 
 def message(family: int, command: int, payload: bytes, seq: int, ack: bool) -> bytes:
-    flags = _NLM_F_REQUEST | (_NLM_F_ACK if ack else 0)
-    return _HEADERS.pack(_HEADERS.size + len(payload), family, flags, seq, 0, command, _IPVS_GENL_VERSION, 0) + payload
+    flags = NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
+    return _HEADERS.pack(_HEADERS.size + len(payload), family, flags, seq, 0, command, IPVS_GENL_VERSION, 0) + payload
 
 
 def batches(family: int, operations: Sequence[Operation], first_seq: int,
@@ -299,13 +296,13 @@ def batches(family: int, operations: Sequence[Operation], first_seq: int,
 def replies(chunk: bytes) -> Iterator[tuple[int, int, int]]:
     """(type, sequence number, errno) of every message of a received chunk (errno 0: acknowledged)."""
     offset = 0
-    while offset + _NLMSG.size <= len(chunk):
-        length, kind, _flags, seq, _port = _NLMSG.unpack_from(chunk, offset)
-        if length < _NLMSG.size or offset + length > len(chunk):
+    while offset + NLMSG.size <= len(chunk):
+        length, kind, _flags, seq, _port = NLMSG.unpack_from(chunk, offset)
+        if length < NLMSG.size or offset + length > len(chunk):
             raise LvsDrError(f"a netlink reply of length {length} does not fit its {len(chunk)}-byte chunk")
         error = 0
-        if kind == _NLMSG_ERROR and length >= _NLMSG.size + 4:
-            error = -struct.unpack_from("=i", chunk, offset + _NLMSG.size)[0]
+        if kind == NLMSG_ERROR and length >= NLMSG.size + 4:
+            error = -struct.unpack_from("=i", chunk, offset + NLMSG.size)[0]
         yield kind, seq, error
         offset += (length + 3) & ~3
 
@@ -328,8 +325,8 @@ class IpvsNetlink:
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         try:
-            name = _attribute(_CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode("ascii") + b"\0")
-            self.family = family_id(link.request(_GENL_ID_CTRL, _CTRL_CMD_GETFAMILY, 1, name), link.seq)
+            name = attribute(CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode("ascii") + b"\0")
+            self.family = family_id(link.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, name), link.seq)
         except (SockoptUnavailable, struct.error, ValueError) as exc:
             self.close()
             raise NetlinkUnavailable(f"no IPVS generic netlink family ({exc})") from None
@@ -350,9 +347,9 @@ class IpvsNetlink:
                 done = False
                 while not done:
                     for kind, seq, error in replies(self.sock.recv(_RECEIVE)):
-                        if kind == _NLMSG_ERROR and error and first <= seq <= last:
+                        if kind == NLMSG_ERROR and error and first <= seq <= last:
                             failures.append(Failure(seq - base, error))
-                        if seq == last and kind in (_NLMSG_ERROR, _NLMSG_DONE):
+                        if seq == last and kind in (NLMSG_ERROR, NLMSG_DONE):
                             done = True
         except OSError as exc:
             # some changes may be in the kernel already: not a case for ipvsadm -R to start over

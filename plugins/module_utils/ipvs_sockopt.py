@@ -33,6 +33,25 @@ from functools import cmp_to_key
 from typing import Callable, Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
+    CTRL_ATTR_FAMILY_ID,
+    CTRL_ATTR_FAMILY_NAME,
+    CTRL_CMD_GETFAMILY,
+    GENL,
+    GENL_ID_CTRL,
+    IPVS_GENL_NAME,
+    IPVS_GENL_VERSION,
+    NETLINK_GENERIC,
+    NLA,
+    NLA_TYPE_MASK,
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    attribute,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_format import (
     ipvsadm_compare_servers,
     ipvsadm_compare_services,
@@ -97,32 +116,12 @@ class SockoptChanged(SockoptUnavailable):
 
 
 # --------------------------------------------------------------------------- generic netlink: the families
-NETLINK_GENERIC = 16
-_NLMSG = struct.Struct("=IHHII")  # length, type, flags, sequence, port id (linux/netlink.h)
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_ACK = 0x4
-_NLM_F_DUMP = 0x300
-_GENL = struct.Struct("=BBH")  # command, version, reserved (linux/genetlink.h)
-_NLA = struct.Struct("=HH")  # length, type
-_GENL_ID_CTRL = 0x10
-_CTRL_CMD_GETFAMILY = 3
-_CTRL_ATTR_FAMILY_ID = 1
-_CTRL_ATTR_FAMILY_NAME = 2
 _IPVS_CMD_GET_SERVICE = 4
-_IPVS_GENL_VERSION = 1
 # a service message: nlmsghdr (16), genlmsghdr (4), IPVS_CMD_ATTR_SERVICE (nested, type 1), whose first
 # attribute ip_vs_genl_fill_service writes is IPVS_SVC_ATTR_AF (u16, type 1)
 _SERVICE_HEAD = struct.Struct("=B3x2xH2xHH")  # after nlmsghdr: genl command, outer type; AF type, value
 _IPVS_CMD_NEW_SERVICE = 1  # the command of each message of a service dump (ip_vs_genl_dump_service)
-_NLA_TYPE_MASK = 0x3FFF
 _RECEIVE = 1 << 16
-
-
-def _attribute(kind: int, payload: bytes) -> bytes:
-    length = _NLA.size + len(payload)
-    return _NLA.pack(length, kind) + payload + bytes(-length & 3)
 
 
 def _messages(chunks: Sequence[bytes], seq: int) -> list[tuple[int, bytes]]:
@@ -130,12 +129,12 @@ def _messages(chunks: Sequence[bytes], seq: int) -> list[tuple[int, bytes]]:
     found = []
     for chunk in chunks:
         offset = 0
-        while offset + _NLMSG.size <= len(chunk):
-            length, kind, _flags, reply_seq, _port = _NLMSG.unpack_from(chunk, offset)
-            if length < _NLMSG.size or offset + length > len(chunk) or reply_seq != seq:
+        while offset + NLMSG.size <= len(chunk):
+            length, kind, _flags, reply_seq, _port = NLMSG.unpack_from(chunk, offset)
+            if length < NLMSG.size or offset + length > len(chunk) or reply_seq != seq:
                 raise SockoptUnavailable(f"unexpected netlink message (length {length}, sequence {reply_seq})")
-            body = chunk[offset + _NLMSG.size : offset + length]
-            if kind in (_NLMSG_DONE, _NLMSG_ERROR):
+            body = chunk[offset + NLMSG.size : offset + length]
+            if kind in (NLMSG_DONE, NLMSG_ERROR):
                 error = struct.unpack_from("=i", body)[0] if len(body) >= 4 else 0
                 if error:
                     raise SockoptUnavailable(f"netlink request failed: {errno.errorcode.get(-error, error)}")
@@ -148,13 +147,13 @@ def _messages(chunks: Sequence[bytes], seq: int) -> list[tuple[int, bytes]]:
 def family_id(chunks: Sequence[bytes], seq: int) -> int:
     """The IPVS family's id from the controller's CTRL_CMD_GETFAMILY reply."""
     for _kind, body in _messages(chunks, seq):
-        offset = _GENL.size
-        while offset + _NLA.size <= len(body):
-            length, kind = _NLA.unpack_from(body, offset)
-            if length < _NLA.size:
+        offset = GENL.size
+        while offset + NLA.size <= len(body):
+            length, kind = NLA.unpack_from(body, offset)
+            if length < NLA.size:
                 break
-            if kind & _NLA_TYPE_MASK == _CTRL_ATTR_FAMILY_ID and length >= 6:
-                return int(struct.unpack_from("=H", body, offset + _NLA.size)[0])
+            if kind & NLA_TYPE_MASK == CTRL_ATTR_FAMILY_ID and length >= 6:
+                return int(struct.unpack_from("=H", body, offset + NLA.size)[0])
             offset += (length + 3) & ~3
     raise SockoptUnavailable("no IPVS generic netlink family")
 
@@ -164,7 +163,7 @@ def families_of(chunks: Sequence[bytes], seq: int) -> list[int]:
     families = []
     for _kind, body in _messages(chunks, seq):
         command, outer, kind, family = _SERVICE_HEAD.unpack_from(body)
-        if (command, outer & _NLA_TYPE_MASK, kind & _NLA_TYPE_MASK) != (_IPVS_CMD_NEW_SERVICE, 1, 1):
+        if (command, outer & NLA_TYPE_MASK, kind & NLA_TYPE_MASK) != (_IPVS_CMD_NEW_SERVICE, 1, 1):
             raise SockoptUnavailable("an IPVS service message of another layout")
         families.append(family)
     return families
@@ -186,11 +185,11 @@ class Netlink:
 
     def request(self, family: int, command: int, version: int, payload: bytes = b"", dump: bool = False) -> list[bytes]:
         self.seq += 1
-        flags = _NLM_F_REQUEST | (_NLM_F_DUMP if dump else _NLM_F_ACK)
-        body = _GENL.pack(command, version, 0) + payload
+        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
+        body = GENL.pack(command, version, 0) + payload
         chunks = []
         try:
-            self.sock.send(_NLMSG.pack(_NLMSG.size + len(body), family, flags, self.seq, 0) + body)
+            self.sock.send(NLMSG.pack(NLMSG.size + len(body), family, flags, self.seq, 0) + body)
             while True:
                 chunk = self.sock.recv(_RECEIVE)
                 chunks.append(chunk)
@@ -203,9 +202,9 @@ class Netlink:
 def _ends(chunk: bytes) -> bool:
     """Whether a received chunk holds the DONE or error message that ends a reply."""
     offset = 0
-    while offset + _NLMSG.size <= len(chunk):
-        length, kind = _NLMSG.unpack_from(chunk, offset)[:2]
-        if kind in (_NLMSG_DONE, _NLMSG_ERROR) or length < _NLMSG.size:
+    while offset + NLMSG.size <= len(chunk):
+        length, kind = NLMSG.unpack_from(chunk, offset)[:2]
+        if kind in (NLMSG_DONE, NLMSG_ERROR) or length < NLMSG.size:
             return True
         offset += (length + 3) & ~3
     return False
@@ -216,9 +215,9 @@ def service_families(link: Optional[Netlink] = None) -> list[int]:
     own = link is None
     link = link or Netlink()
     try:
-        name = _attribute(_CTRL_ATTR_FAMILY_NAME, b"IPVS\0")
-        ipvs = family_id(link.request(_GENL_ID_CTRL, _CTRL_CMD_GETFAMILY, 1, name), link.seq)
-        return families_of(link.request(ipvs, _IPVS_CMD_GET_SERVICE, _IPVS_GENL_VERSION, dump=True), link.seq)
+        name = attribute(CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode() + b"\0")
+        ipvs = family_id(link.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, name), link.seq)
+        return families_of(link.request(ipvs, _IPVS_CMD_GET_SERVICE, IPVS_GENL_VERSION, dump=True), link.seq)
     except (struct.error, ValueError) as exc:
         raise SockoptUnavailable(f"unexpected netlink reply: {exc!r}") from None
     finally:

@@ -186,8 +186,8 @@ def test_batches_keep_the_order_stay_under_the_limit_and_ask_for_one_ack_each() 
         found = messages(data)
         assert [seq for _l, _k, _f, seq in found] == list(range(first, last + 1))
         assert {kind for _l, kind, _f, _s in found} == {0x22}
-        assert [flags for _l, _k, flags, _s in found] == [nl._NLM_F_REQUEST] * (len(found) - 1) + [
-            nl._NLM_F_REQUEST | nl._NLM_F_ACK]
+        assert [flags for _l, _k, flags, _s in found] == [nl.NLM_F_REQUEST] * (len(found) - 1) + [
+            nl.NLM_F_REQUEST | nl.NLM_F_ACK]
         seqs += [seq for _l, _k, _f, seq in found]
     assert seqs == list(range(7, 7 + len(ops)))
 
@@ -205,7 +205,7 @@ def test_one_request_larger_than_the_limit_still_goes_alone() -> None:
 
 def ack(seq: int, error: int = 0) -> bytes:
     body = struct.pack("=i", -error) + NLMSG.pack(16, 0x22, 1, seq, 0)
-    return NLMSG.pack(NLMSG.size + len(body), nl._NLMSG_ERROR, 0x100, seq, 0) + body
+    return NLMSG.pack(NLMSG.size + len(body), nl.NLMSG_ERROR, 0x100, seq, 0) + body
 
 
 class FakeSocket:
@@ -223,7 +223,7 @@ class FakeSocket:
         for _length, _kind, flags, seq in messages(data):
             if seq in self.failing:
                 replies.append(ack(seq, self.failing[seq]))
-            elif flags & nl._NLM_F_ACK:
+            elif flags & nl.NLM_F_ACK:
                 replies.append(ack(seq))
         self.pending += replies if self.split else [b"".join(replies)]
         return len(data)
@@ -287,7 +287,7 @@ def test_a_socket_error_midway_says_how_far_it_got(monkeypatch: pytest.MonkeyPat
 
 def test_replies_reject_a_message_that_does_not_fit() -> None:
     with pytest.raises(LvsDrError, match="does not fit"):
-        list(nl.replies(NLMSG.pack(64, nl._NLMSG_ERROR, 0, 1, 0)))
+        list(nl.replies(NLMSG.pack(64, nl.NLMSG_ERROR, 0, 1, 0)))
 
 
 def test_without_an_ipvs_family_nothing_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -321,8 +321,8 @@ def test_the_family_id_is_read_from_the_controllers_answer(monkeypatch: pytest.M
         def send(self, data: bytes) -> int:
             if not self.sent:
                 self.sent.append(data)
-                name = nl._attribute(2, b"IPVS\0")
-                family = nl._attribute(1, struct.pack("=H", 0x27))
+                name = nl.attribute(2, b"IPVS\0")
+                family = nl.attribute(1, struct.pack("=H", 0x27))
                 body = struct.pack("=BBH", 1, 2, 0) + name + family
                 # the family, then the acknowledgement the request asked for
                 self.pending.append(NLMSG.pack(NLMSG.size + len(body), 0x10, 0, 1, 0) + body + ack(1))
