@@ -25,6 +25,22 @@ from typing import Optional
 
 from ansible_collections.lvs.dr.plugins.module_utils.addresses import IPV4, IPV6, normalize_ip
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
+from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
+    CTRL_ATTR_FAMILY_ID,
+    CTRL_ATTR_FAMILY_NAME,
+    CTRL_CMD_GETFAMILY,
+    GENL,
+    GENL_ID_CTRL,
+    NETLINK_GENERIC,
+    NLA,
+    NLA_TYPE_MASK,
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+)
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     FWMARK,
     IpvsTable,
@@ -32,67 +48,47 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     ServiceKey,
     VirtualService,
 )
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_uapi import (
+    CMD_ATTR_SERVICE,
+    CMD_GET_DEST,
+    CMD_GET_INFO,
+    CMD_GET_SERVICE,
+    DEST_ATTR_ACTIVE_CONNS,
+    DEST_ATTR_ADDR,
+    DEST_ATTR_ADDR_FAMILY,
+    DEST_ATTR_FWD_METHOD,
+    DEST_ATTR_INACT_CONNS,
+    DEST_ATTR_L_THRESH,
+    DEST_ATTR_PORT,
+    DEST_ATTR_U_THRESH,
+    DEST_ATTR_WEIGHT,
+    INFO_ATTR_CONN_TAB_SIZE,
+    INFO_ATTR_VERSION,
+    IPVS_GENL_NAME,
+    IPVS_GENL_VERSION,
+    SVC_ATTR_ADDR,
+    SVC_ATTR_AF,
+    SVC_ATTR_FLAGS,
+    SVC_ATTR_FWMARK,
+    SVC_ATTR_NETMASK,
+    SVC_ATTR_PE_NAME,
+    SVC_ATTR_PORT,
+    SVC_ATTR_PROTOCOL,
+    SVC_ATTR_SCHED_NAME,
+    SVC_ATTR_TIMEOUT,
+    SVC_F_ONEPACKET,
+    SVC_F_PERSISTENT,
+    SVC_F_SCHED1,
+    SVC_F_SCHED2,
+    SVC_F_SCHED3,
+)
 
-NETLINK_GENERIC = 16
-# netlink message header and flags (linux/netlink.h)
-_NLMSG = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 0x1
-_NLM_F_ACK = 0x4
-_NLM_F_DUMP = 0x300
-_NLA = struct.Struct("=HH")  # length, type
-_NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-_GENL = struct.Struct("=BBH")  # command, version, reserved
-# the generic netlink controller (linux/genetlink.h)
-_GENL_ID_CTRL = 0x10
-_CTRL_CMD_GETFAMILY = 3
-_CTRL_ATTR_FAMILY_ID = 1
-_CTRL_ATTR_FAMILY_NAME = 2
-
-IPVS_GENL_NAME = "IPVS"
-_IPVS_GENL_VERSION = 1
-# commands (enum in ip_vs.h)
-_CMD_GET_SERVICE = 4
-_CMD_GET_DEST = 8
-_CMD_GET_INFO = 15
-_CMD_ATTR_SERVICE = 1
-# service attributes (IPVS_SVC_ATTR_*)
-_SVC_AF = 1
-_SVC_PROTOCOL = 2
-_SVC_ADDR = 3
-_SVC_PORT = 4
-_SVC_FWMARK = 5
-_SVC_SCHED_NAME = 6
-_SVC_FLAGS = 7
-_SVC_TIMEOUT = 8
-_SVC_NETMASK = 9
-_SVC_PE_NAME = 11
-# destination attributes (IPVS_DEST_ATTR_*)
-_DEST_ADDR = 1
-_DEST_PORT = 2
-_DEST_FWD_METHOD = 3
-_DEST_WEIGHT = 4
-_DEST_U_THRESH = 5
-_DEST_L_THRESH = 6
-_DEST_ACTIVE_CONNS = 7
-_DEST_INACT_CONNS = 8
-_DEST_ADDR_FAMILY = 11
-# IPVS_INFO_ATTR_*
-_INFO_VERSION = 1
-_INFO_CONN_TAB_SIZE = 2
-# service flags (IP_VS_SVC_F_*)
-_F_PERSISTENT = 0x0001
-_F_ONEPACKET = 0x0004
-_F_SCHED1 = 0x0008
-_F_SCHED2 = 0x0010
-_F_SCHED3 = 0x0020
 # scheduler flag names as ipvsadm prints them (print_sched_flags in ipvsadm.c)
 _SCHED_FLAG_NAMES = {
-    "sh": ((_F_SCHED1, "sh-fallback"), (_F_SCHED2, "sh-port"), (_F_SCHED3, "flag-3")),
-    "mh": ((_F_SCHED1, "mh-fallback"), (_F_SCHED2, "mh-port"), (_F_SCHED3, "flag-3")),
+    "sh": ((SVC_F_SCHED1, "sh-fallback"), (SVC_F_SCHED2, "sh-port"), (SVC_F_SCHED3, "flag-3")),
+    "mh": ((SVC_F_SCHED1, "mh-fallback"), (SVC_F_SCHED2, "mh-port"), (SVC_F_SCHED3, "flag-3")),
 }
-_GENERIC_FLAG_NAMES = ((_F_SCHED1, "flag-1"), (_F_SCHED2, "flag-2"), (_F_SCHED3, "flag-3"))
+_GENERIC_FLAG_NAMES = ((SVC_F_SCHED1, "flag-1"), (SVC_F_SCHED2, "flag-2"), (SVC_F_SCHED3, "flag-3"))
 # IP_VS_CONN_F_FWD_MASK values -> the model's names (as LISTING_FORWARDING maps ipvsadm's words)
 _FORWARDING = {0: "nat", 1: "local", 2: "tunnel", 3: "dr"}
 _PROTOCOLS = {6: "tcp", 17: "udp", 132: "sctp"}
@@ -112,19 +108,19 @@ class NetlinkError(LvsDrError):
 def _attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
     """The attributes in ``data[start:end]`` by type (the last one of a type wins, as nla_parse does)."""
     found: dict[int, bytes] = {}
-    unpack = _NLA.unpack_from
+    unpack = NLA.unpack_from
     while start + 4 <= end:
         length, kind = unpack(data, start)
         if length < 4 or start + length > end:
             raise NetlinkError(f"malformed netlink attribute (length {length})")
-        found[kind & _NLA_TYPE_MASK] = data[start + 4 : start + length]
+        found[kind & NLA_TYPE_MASK] = data[start + 4 : start + length]
         start += (length + 3) & ~3
     return found
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
     length = 4 + len(payload)
-    return _NLA.pack(length, kind) + payload + b"\0" * (-length & 3)
+    return NLA.pack(length, kind) + payload + b"\0" * (-length & 3)
 
 
 def _address(family: str, raw: bytes) -> str:
@@ -158,15 +154,15 @@ class GenlSocket:
         """Send one request; the replies' bodies after the generic netlink header, until DONE or the ACK."""
         self.seq += 1
         seq = self.seq
-        flags = _NLM_F_REQUEST | (_NLM_F_DUMP if dump else _NLM_F_ACK)
-        body = _GENL.pack(command, version, 0) + payload
+        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
+        body = GENL.pack(command, version, 0) + payload
         try:
-            self.sock.send(_NLMSG.pack(_NLMSG.size + len(body), family, flags, seq, 0) + body)
+            self.sock.send(NLMSG.pack(NLMSG.size + len(body), family, flags, seq, 0) + body)
         except OSError as exc:
             raise NetlinkError(f"netlink send failed: {exc}") from None
         replies: list[bytes] = []
         view = memoryview(self.buffer)
-        unpack = _NLMSG.unpack_from
+        unpack = NLMSG.unpack_from
         while True:
             try:
                 size = self.sock.recv_into(view)
@@ -180,7 +176,7 @@ class GenlSocket:
                     raise NetlinkError(f"truncated netlink message ({length} bytes)")
                 if reply_seq != seq:
                     raise NetlinkError(f"netlink reply to request {reply_seq}, expected {seq}")
-                if kind in (_NLMSG_DONE, _NLMSG_ERROR):
+                if kind in (NLMSG_DONE, NLMSG_ERROR):
                     error = struct.unpack_from("=i", data, offset + 16)[0] if length >= 20 else 0
                     if error:
                         raise NetlinkError(f"netlink request {command} failed: {os.strerror(-error)}")
@@ -191,10 +187,10 @@ class GenlSocket:
     def family_id(self, name: str) -> int:
         """The id of a generic netlink family (CTRL_CMD_GETFAMILY)."""
         replies = self.request(
-            _GENL_ID_CTRL, _CTRL_CMD_GETFAMILY, 1, _attr(_CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0")
+            GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, _attr(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0")
         )
         for reply in replies:
-            found = _attrs(reply, 0, len(reply)).get(_CTRL_ATTR_FAMILY_ID)
+            found = _attrs(reply, 0, len(reply)).get(CTRL_ATTR_FAMILY_ID)
             if found is not None:
                 return int(_U16.unpack_from(found)[0])
         raise NetlinkError(f"no generic netlink family {name}")
@@ -202,30 +198,30 @@ class GenlSocket:
 
 def _service(attrs: dict[int, bytes]) -> Optional[VirtualService]:
     """A service from its IPVS_SVC_ATTR_* (None for a protocol ipvsadm lists as ``?``)."""
-    family = _FAMILIES.get(_U16.unpack(attrs[_SVC_AF])[0])
+    family = _FAMILIES.get(_U16.unpack(attrs[SVC_ATTR_AF])[0])
     if family is None:
         raise NetlinkError("service of an unknown address family")
-    mark = _U32.unpack(attrs[_SVC_FWMARK])[0] if _SVC_FWMARK in attrs else 0
+    mark = _U32.unpack(attrs[SVC_ATTR_FWMARK])[0] if SVC_ATTR_FWMARK in attrs else 0
     if mark:
         key = ServiceKey(FWMARK, family, fwmark=mark)
     else:
-        protocol = _PROTOCOLS.get(_U16.unpack(attrs[_SVC_PROTOCOL])[0])
+        protocol = _PROTOCOLS.get(_U16.unpack(attrs[SVC_ATTR_PROTOCOL])[0])
         if protocol is None:
             return None
-        port = _BE16.unpack(attrs[_SVC_PORT])[0]
-        key = ServiceKey(protocol, family, _address(family, attrs[_SVC_ADDR]), port)
-    scheduler = attrs[_SVC_SCHED_NAME].split(b"\0", 1)[0].decode()
-    flags = _U32.unpack_from(attrs[_SVC_FLAGS])[0]
+        port = _BE16.unpack(attrs[SVC_ATTR_PORT])[0]
+        key = ServiceKey(protocol, family, _address(family, attrs[SVC_ATTR_ADDR]), port)
+    scheduler = attrs[SVC_ATTR_SCHED_NAME].split(b"\0", 1)[0].decode()
+    flags = _U32.unpack_from(attrs[SVC_ATTR_FLAGS])[0]
     svc = VirtualService(key, scheduler)
     names = _SCHED_FLAG_NAMES.get(scheduler, _GENERIC_FLAG_NAMES)
     svc.scheduler_flags = tuple(sorted(name for bit, name in names if flags & bit))
-    if flags & _F_PERSISTENT:
-        svc.persistence_timeout = _U32.unpack(attrs[_SVC_TIMEOUT])[0]
-        raw = attrs[_SVC_NETMASK]
+    if flags & SVC_F_PERSISTENT:
+        svc.persistence_timeout = _U32.unpack(attrs[SVC_ATTR_TIMEOUT])[0]
+        raw = attrs[SVC_ATTR_NETMASK]
         # IPv4: the mask in network order; IPv6: the prefix length (ip_vs_ctl.c stores both in one __be32)
         svc.persistence_netmask = socket.inet_ntoa(raw) if family == IPV4 else str(_U32.unpack(raw)[0])
-    svc.one_packet = bool(flags & _F_ONEPACKET)
-    pe_name = attrs.get(_SVC_PE_NAME, b"").split(b"\0", 1)[0]
+    svc.one_packet = bool(flags & SVC_F_ONEPACKET)
+    pe_name = attrs.get(SVC_ATTR_PE_NAME, b"").split(b"\0", 1)[0]
     svc.persistence_engine = pe_name.decode() if pe_name else None
     return svc
 
@@ -233,37 +229,37 @@ def _service(attrs: dict[int, bytes]) -> Optional[VirtualService]:
 def _selector(svc: VirtualService) -> bytes:
     """IPVS_CMD_ATTR_SERVICE naming one service (what ip_vs_genl_parse_service needs to find it)."""
     key = svc.key
-    inner = _attr(_SVC_AF, _U16.pack(_AF[key.family]))
+    inner = _attr(SVC_ATTR_AF, _U16.pack(_AF[key.family]))
     if key.is_fwmark:
-        inner += _attr(_SVC_FWMARK, _U32.pack(key.fwmark))
+        inner += _attr(SVC_ATTR_FWMARK, _U32.pack(key.fwmark))
     else:
         family = socket.AF_INET if key.family == IPV4 else socket.AF_INET6
         inner += (
-            _attr(_SVC_PROTOCOL, _U16.pack(_PROTOCOL_NUMBERS[key.protocol]))
-            + _attr(_SVC_ADDR, socket.inet_pton(family, key.address).ljust(16, b"\0"))
-            + _attr(_SVC_PORT, _BE16.pack(key.port))
+            _attr(SVC_ATTR_PROTOCOL, _U16.pack(_PROTOCOL_NUMBERS[key.protocol]))
+            + _attr(SVC_ATTR_ADDR, socket.inet_pton(family, key.address).ljust(16, b"\0"))
+            + _attr(SVC_ATTR_PORT, _BE16.pack(key.port))
         )
-    return _attr(_CMD_ATTR_SERVICE, inner)
+    return _attr(CMD_ATTR_SERVICE, inner)
 
 
 def _dest(attrs: dict[int, bytes], family: str) -> RealServer:
-    if _DEST_ADDR_FAMILY in attrs:
-        family = _FAMILIES.get(_U16.unpack(attrs[_DEST_ADDR_FAMILY])[0], "")
+    if DEST_ATTR_ADDR_FAMILY in attrs:
+        family = _FAMILIES.get(_U16.unpack(attrs[DEST_ATTR_ADDR_FAMILY])[0], "")
         if not family:
             raise NetlinkError("real server of an unknown address family")
-    method = _U32.unpack(attrs[_DEST_FWD_METHOD])[0] & 0x7
+    method = _U32.unpack(attrs[DEST_ATTR_FWD_METHOD])[0] & 0x7
     forwarding = _FORWARDING.get(method)
     if forwarding is None:
         raise NetlinkError(f"real server with forwarding method {method}")
     return RealServer(
-        _address(family, attrs[_DEST_ADDR]),
-        _BE16.unpack(attrs[_DEST_PORT])[0],
+        _address(family, attrs[DEST_ATTR_ADDR]),
+        _BE16.unpack(attrs[DEST_ATTR_PORT])[0],
         forwarding,
-        _U32.unpack(attrs[_DEST_WEIGHT])[0],
-        _U32.unpack(attrs[_DEST_U_THRESH])[0],
-        _U32.unpack(attrs[_DEST_L_THRESH])[0],
-        _U32.unpack(attrs[_DEST_ACTIVE_CONNS])[0],
-        _U32.unpack(attrs[_DEST_INACT_CONNS])[0],
+        _U32.unpack(attrs[DEST_ATTR_WEIGHT])[0],
+        _U32.unpack(attrs[DEST_ATTR_U_THRESH])[0],
+        _U32.unpack(attrs[DEST_ATTR_L_THRESH])[0],
+        _U32.unpack(attrs[DEST_ATTR_ACTIVE_CONNS])[0],
+        _U32.unpack(attrs[DEST_ATTR_INACT_CONNS])[0],
     )
 
 
@@ -290,18 +286,18 @@ def read_table(sock: Optional[GenlSocket] = None) -> IpvsTable:
 
 def _read_table(genl: GenlSocket) -> IpvsTable:
     family = genl.family_id(IPVS_GENL_NAME)
-    info = _attrs(*_whole(genl.request(family, _CMD_GET_INFO, _IPVS_GENL_VERSION)))
-    version = _U32.unpack(info[_INFO_VERSION])[0]
+    info = _attrs(*_whole(genl.request(family, CMD_GET_INFO, IPVS_GENL_VERSION)))
+    version = _U32.unpack(info[INFO_ATTR_VERSION])[0]
     table = IpvsTable(
         version=f"{version >> 16}.{(version >> 8) & 0xFF}.{version & 0xFF}",
-        size=_U32.unpack(info[_INFO_CONN_TAB_SIZE])[0],
+        size=_U32.unpack(info[INFO_ATTR_CONN_TAB_SIZE])[0],
     )
-    for reply in genl.request(family, _CMD_GET_SERVICE, _IPVS_GENL_VERSION, dump=True):
-        svc = _service(_nested(reply, _CMD_ATTR_SERVICE))
+    for reply in genl.request(family, CMD_GET_SERVICE, IPVS_GENL_VERSION, dump=True):
+        svc = _service(_nested(reply, CMD_ATTR_SERVICE))
         if svc is not None:
             table.services.append(svc)
     for svc in table.services:
-        dests = genl.request(family, _CMD_GET_DEST, _IPVS_GENL_VERSION, _selector(svc), dump=True)
+        dests = genl.request(family, CMD_GET_DEST, IPVS_GENL_VERSION, _selector(svc), dump=True)
         svc.real_servers = [_dest(_nested(reply, 2), svc.key.family) for reply in dests]
     return table
 

@@ -57,12 +57,12 @@ def via_ipvsadm() -> IpvsTable:
 def netlink_raw() -> None:
     link = netlink_prototype.GenlSocket()
     family = link.family_id(netlink_prototype.IPVS_GENL_NAME)
-    replies = link.request(family, netlink_prototype._CMD_GET_SERVICE, 1, dump=True)
+    replies = link.request(family, netlink_prototype.CMD_GET_SERVICE, 1, dump=True)
     services = [netlink_prototype._service(netlink_prototype._nested(reply, 1)) for reply in replies]
     start = time.perf_counter()
     for svc in services:
         if svc is not None:
-            link.request(family, netlink_prototype._CMD_GET_DEST, 1, netlink_prototype._selector(svc), dump=True)
+            link.request(family, netlink_prototype.CMD_GET_DEST, 1, netlink_prototype._selector(svc), dump=True)
     print(time.perf_counter() - start)
 
 

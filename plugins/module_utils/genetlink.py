@@ -26,8 +26,6 @@ GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
-IPVS_GENL_NAME = "IPVS"
-IPVS_GENL_VERSION = 1
 
 
 def attribute(kind: int, payload: bytes) -> bytes:

@@ -33,8 +33,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
     CTRL_CMD_GETFAMILY,
     GENL,
     GENL_ID_CTRL,
-    IPVS_GENL_NAME,
-    IPVS_GENL_VERSION,
     NLA,
     NLA_F_NESTED,
     NLM_F_ACK,
@@ -46,49 +44,49 @@ from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import RealServer, ServiceKey, VirtualService
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_sockopt import Netlink, SockoptUnavailable, family_id
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_uapi import (
+    CMD_ATTR_DEST,
+    CMD_ATTR_SERVICE,
+    CMD_DEL_DEST,
+    CMD_DEL_SERVICE,
+    CMD_NEW_DEST,
+    CMD_NEW_SERVICE,
+    CMD_SET_DEST,
+    CMD_SET_SERVICE,
+    DEST_ATTR_ADDR,
+    DEST_ATTR_ADDR_FAMILY,
+    DEST_ATTR_FWD_METHOD,
+    DEST_ATTR_L_THRESH,
+    DEST_ATTR_PORT,
+    DEST_ATTR_U_THRESH,
+    DEST_ATTR_WEIGHT,
+    IPVS_GENL_NAME,
+    IPVS_GENL_VERSION,
+    SVC_ATTR_ADDR,
+    SVC_ATTR_AF,
+    SVC_ATTR_FLAGS,
+    SVC_ATTR_FWMARK,
+    SVC_ATTR_NETMASK,
+    SVC_ATTR_PE_NAME,
+    SVC_ATTR_PORT,
+    SVC_ATTR_PROTOCOL,
+    SVC_ATTR_SCHED_NAME,
+    SVC_ATTR_TIMEOUT,
+    SVC_F_ONEPACKET,
+    SVC_F_PERSISTENT,
+    SVC_F_SCHED1,
+    SVC_F_SCHED2,
+    SVC_F_SCHED3,
+)
 
 _NETLINK_CAP_ACK = 10  # SOL_NETLINK option: errors come back without a copy of the failed request
 _SOL_NETLINK = 270
-# enum ipvs_cmds
-CMD_NEW_SERVICE = 1
-CMD_SET_SERVICE = 2
-CMD_DEL_SERVICE = 3
-CMD_NEW_DEST = 5
-CMD_SET_DEST = 6
-CMD_DEL_DEST = 7
-# enum IPVS_CMD_ATTR_*
-_ATTR_SERVICE = 1
-_ATTR_DEST = 2
-# enum IPVS_SVC_ATTR_*
-_SVC_AF = 1
-_SVC_PROTOCOL = 2
-_SVC_ADDR = 3
-_SVC_PORT = 4
-_SVC_FWMARK = 5
-_SVC_SCHED_NAME = 6
-_SVC_FLAGS = 7
-_SVC_TIMEOUT = 8
-_SVC_NETMASK = 9
-_SVC_PE_NAME = 11
-# enum IPVS_DEST_ATTR_*
-_DEST_ADDR = 1
-_DEST_PORT = 2
-_DEST_FWD_METHOD = 3
-_DEST_WEIGHT = 4
-_DEST_U_THRESH = 5
-_DEST_L_THRESH = 6
-_DEST_ADDR_FAMILY = 11
 
-# IP_VS_SVC_F_* (ip_vs.h)
-F_PERSISTENT = 0x0001
-F_ONEPACKET = 0x0004
-F_SCHED1 = 0x0008
-F_SCHED2 = 0x0010
-F_SCHED3 = 0x0020
+# the scheduler flags' names (ipvsadm's -b words) -> IP_VS_SVC_F_* bits
 SCHEDULER_FLAG_BITS = {
-    "sh-fallback": F_SCHED1, "sh-port": F_SCHED2,
-    "mh-fallback": F_SCHED1, "mh-port": F_SCHED2,
-    "flag-1": F_SCHED1, "flag-2": F_SCHED2, "flag-3": F_SCHED3,
+    "sh-fallback": SVC_F_SCHED1, "sh-port": SVC_F_SCHED2,
+    "mh-fallback": SVC_F_SCHED1, "mh-port": SVC_F_SCHED2,
+    "flag-1": SVC_F_SCHED1, "flag-2": SVC_F_SCHED2, "flag-3": SVC_F_SCHED3,
 }
 # IP_VS_CONN_F_* forwarding methods; "local" is the kernel's own choice, written as DR like ipvsadm does
 FORWARDING_METHOD = {"nat": 0, "tunnel": 2, "dr": 3, "local": 3}
@@ -166,13 +164,13 @@ def _address(family: str, address: str) -> bytes:
 
 
 def _service_key(key: ServiceKey) -> list[bytes]:
-    parts = [_u16(_SVC_AF, _FAMILY[key.family])]
+    parts = [_u16(SVC_ATTR_AF, _FAMILY[key.family])]
     if key.is_fwmark:
-        parts.append(_u32(_SVC_FWMARK, key.fwmark))
+        parts.append(_u32(SVC_ATTR_FWMARK, key.fwmark))
     else:
-        parts.append(_u16(_SVC_PROTOCOL, _PROTOCOL_NUMBER[key.protocol]))
-        parts.append(attribute(_SVC_ADDR, _address(key.family, key.address)))
-        parts.append(attribute(_SVC_PORT, struct.pack("!H", key.port)))
+        parts.append(_u16(SVC_ATTR_PROTOCOL, _PROTOCOL_NUMBER[key.protocol]))
+        parts.append(attribute(SVC_ATTR_ADDR, _address(key.family, key.address)))
+        parts.append(attribute(SVC_ATTR_PORT, struct.pack("!H", key.port)))
     return parts
 
 
@@ -181,9 +179,9 @@ def service_flags(svc: VirtualService) -> int:
     for name in svc.scheduler_flags:
         flags |= SCHEDULER_FLAG_BITS[name]
     if svc.persistent:
-        flags |= F_PERSISTENT
+        flags |= SVC_F_PERSISTENT
     if svc.one_packet:
-        flags |= F_ONEPACKET
+        flags |= SVC_F_ONEPACKET
     return flags
 
 
@@ -201,14 +199,14 @@ def service_netmask(svc: VirtualService) -> bytes:
 def _service_attributes(key: ServiceKey, svc: Optional[VirtualService]) -> bytes:
     parts = _service_key(key)
     if svc is not None:
-        parts.append(attribute(_SVC_SCHED_NAME, svc.scheduler.encode("ascii") + b"\0"))
+        parts.append(attribute(SVC_ATTR_SCHED_NAME, svc.scheduler.encode("ascii") + b"\0"))
         if svc.persistence_engine:
-            parts.append(attribute(_SVC_PE_NAME, svc.persistence_engine.encode("ascii") + b"\0"))
+            parts.append(attribute(SVC_ATTR_PE_NAME, svc.persistence_engine.encode("ascii") + b"\0"))
         # struct ip_vs_flags: the flags and the mask of those to set (all, as ipvsadm does)
-        parts.append(attribute(_SVC_FLAGS, struct.pack("=II", service_flags(svc), 0xFFFFFFFF)))
-        parts.append(_u32(_SVC_TIMEOUT, svc.persistence_timeout or 0))
-        parts.append(attribute(_SVC_NETMASK, service_netmask(svc)))
-    return _nested(_ATTR_SERVICE, parts)
+        parts.append(attribute(SVC_ATTR_FLAGS, struct.pack("=II", service_flags(svc), 0xFFFFFFFF)))
+        parts.append(_u32(SVC_ATTR_TIMEOUT, svc.persistence_timeout or 0))
+        parts.append(attribute(SVC_ATTR_NETMASK, service_netmask(svc)))
+    return _nested(CMD_ATTR_SERVICE, parts)
 
 
 # a real server with every field, of the service's family: one fixed layout (nested header, address (16 bytes),
@@ -223,18 +221,19 @@ def _dest_attributes(key: ServiceKey, rs: RealServer, full: bool) -> bytes:
     port = struct.pack("!H", rs.port)
     if full and family == key.family:
         return _DEST_FULL.pack(
-            _DEST_FULL.size, _ATTR_DEST | NLA_F_NESTED, NLA.size + 16, _DEST_ADDR, address, NLA.size + 2,
-            _DEST_PORT, port, _NLA_U32, _DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding], _NLA_U32, _DEST_WEIGHT,
-            rs.weight, _NLA_U32, _DEST_U_THRESH, rs.upper_threshold, _NLA_U32, _DEST_L_THRESH, rs.lower_threshold)
-    parts = [attribute(_DEST_ADDR, address), attribute(_DEST_PORT, port)]
+            _DEST_FULL.size, CMD_ATTR_DEST | NLA_F_NESTED, NLA.size + 16, DEST_ATTR_ADDR, address, NLA.size + 2,
+            DEST_ATTR_PORT, port, _NLA_U32, DEST_ATTR_FWD_METHOD, FORWARDING_METHOD[rs.forwarding],
+            _NLA_U32, DEST_ATTR_WEIGHT, rs.weight, _NLA_U32, DEST_ATTR_U_THRESH, rs.upper_threshold,
+            _NLA_U32, DEST_ATTR_L_THRESH, rs.lower_threshold)
+    parts = [attribute(DEST_ATTR_ADDR, address), attribute(DEST_ATTR_PORT, port)]
     if full:
-        parts.append(_u32(_DEST_FWD_METHOD, FORWARDING_METHOD[rs.forwarding]))
-        parts.append(_u32(_DEST_WEIGHT, rs.weight))
-        parts.append(_u32(_DEST_U_THRESH, rs.upper_threshold))
-        parts.append(_u32(_DEST_L_THRESH, rs.lower_threshold))
+        parts.append(_u32(DEST_ATTR_FWD_METHOD, FORWARDING_METHOD[rs.forwarding]))
+        parts.append(_u32(DEST_ATTR_WEIGHT, rs.weight))
+        parts.append(_u32(DEST_ATTR_U_THRESH, rs.upper_threshold))
+        parts.append(_u32(DEST_ATTR_L_THRESH, rs.lower_threshold))
     if family != key.family:  # a tunnel real server of the other family (kernels since 3.18 know it)
-        parts.append(_u16(_DEST_ADDR_FAMILY, _FAMILY[family]))
-    return _nested(_ATTR_DEST, parts)
+        parts.append(_u16(DEST_ATTR_ADDR_FAMILY, _FAMILY[family]))
+    return _nested(CMD_ATTR_DEST, parts)
 
 
 def encode(operation: Operation, keys: Optional[dict[ServiceKey, bytes]] = None) -> tuple[int, bytes]:

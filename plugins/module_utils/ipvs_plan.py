@@ -34,14 +34,14 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     ServiceKey,
     VirtualService,
 )
-from ansible_collections.lvs.dr.plugins.module_utils.ipvs_netlink import (
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_netlink import Operation
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_uapi import (
     CMD_DEL_DEST,
     CMD_DEL_SERVICE,
     CMD_NEW_DEST,
     CMD_NEW_SERVICE,
     CMD_SET_DEST,
     CMD_SET_SERVICE,
-    Operation,
 )
 
 _SERVER_COMMANDS = {"-a": CMD_NEW_DEST, "-e": CMD_SET_DEST, "-d": CMD_DEL_DEST}

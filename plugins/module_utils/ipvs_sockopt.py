@@ -39,8 +39,6 @@ from ansible_collections.lvs.dr.plugins.module_utils.genetlink import (
     CTRL_CMD_GETFAMILY,
     GENL,
     GENL_ID_CTRL,
-    IPVS_GENL_NAME,
-    IPVS_GENL_VERSION,
     NETLINK_GENERIC,
     NLA,
     NLA_TYPE_MASK,
@@ -62,6 +60,17 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     RealServer,
     ServiceKey,
     VirtualService,
+)
+from ansible_collections.lvs.dr.plugins.module_utils.ipvs_uapi import (
+    CMD_GET_SERVICE,
+    CMD_NEW_SERVICE,
+    IPVS_GENL_NAME,
+    IPVS_GENL_VERSION,
+    SVC_F_ONEPACKET,
+    SVC_F_PERSISTENT,
+    SVC_F_SCHED1,
+    SVC_F_SCHED2,
+    SVC_F_SCHED3,
 )
 
 # IP_VS_BASE_CTL = 64 + 1024 + 64 (ip_vs.h)
@@ -85,18 +94,13 @@ _DESTS_HEADER = struct.Struct("=H2x4s2s2xII4x")
 _PROTOCOLS = {6: "tcp", 17: "udp", 132: "sctp"}  # others (AH, ESP) are listed by ipvsadm as "?" and skipped
 # IP_VS_CONN_F_FWD_MASK values -> the model's names (what LISTING_FORWARDING gives for ipvsadm's words)
 _FORWARDING = {0: "nat", 1: "local", 2: "tunnel", 3: "dr"}
-_F_PERSISTENT = 0x0001
-_F_ONEPACKET = 0x0004
-_F_SCHED1 = 0x0008
-_F_SCHED2 = 0x0010
-_F_SCHED3 = 0x0020
-_F_SCHED = _F_SCHED1 | _F_SCHED2 | _F_SCHED3
+_F_SCHED = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3
 # scheduler flag names as ipvsadm prints them (print_sched_flags in ipvsadm.c)
 _SCHED_FLAG_NAMES = {
-    "sh": ((_F_SCHED1, "sh-fallback"), (_F_SCHED2, "sh-port"), (_F_SCHED3, "flag-3")),
-    "mh": ((_F_SCHED1, "mh-fallback"), (_F_SCHED2, "mh-port"), (_F_SCHED3, "flag-3")),
+    "sh": ((SVC_F_SCHED1, "sh-fallback"), (SVC_F_SCHED2, "sh-port"), (SVC_F_SCHED3, "flag-3")),
+    "mh": ((SVC_F_SCHED1, "mh-fallback"), (SVC_F_SCHED2, "mh-port"), (SVC_F_SCHED3, "flag-3")),
 }
-_GENERIC_FLAG_NAMES = ((_F_SCHED1, "flag-1"), (_F_SCHED2, "flag-2"), (_F_SCHED3, "flag-3"))
+_GENERIC_FLAG_NAMES = ((SVC_F_SCHED1, "flag-1"), (SVC_F_SCHED2, "flag-2"), (SVC_F_SCHED3, "flag-3"))
 # the entries of a GET_DESTS request are sent filled with 0xff: a row the kernel leaves unwritten (a real server
 # of the other family, which it skips, or one removed meanwhile) reads as forwarding method 7, which no real
 # server has, and is refused below without a separate check
@@ -116,11 +120,9 @@ class SockoptChanged(SockoptUnavailable):
 
 
 # --------------------------------------------------------------------------- generic netlink: the families
-_IPVS_CMD_GET_SERVICE = 4
 # a service message: nlmsghdr (16), genlmsghdr (4), IPVS_CMD_ATTR_SERVICE (nested, type 1), whose first
 # attribute ip_vs_genl_fill_service writes is IPVS_SVC_ATTR_AF (u16, type 1)
 _SERVICE_HEAD = struct.Struct("=B3x2xH2xHH")  # after nlmsghdr: genl command, outer type; AF type, value
-_IPVS_CMD_NEW_SERVICE = 1  # the command of each message of a service dump (ip_vs_genl_dump_service)
 _RECEIVE = 1 << 16
 
 
@@ -163,7 +165,7 @@ def families_of(chunks: Sequence[bytes], seq: int) -> list[int]:
     families = []
     for _kind, body in _messages(chunks, seq):
         command, outer, kind, family = _SERVICE_HEAD.unpack_from(body)
-        if (command, outer & NLA_TYPE_MASK, kind & NLA_TYPE_MASK) != (_IPVS_CMD_NEW_SERVICE, 1, 1):
+        if (command, outer & NLA_TYPE_MASK, kind & NLA_TYPE_MASK) != (CMD_NEW_SERVICE, 1, 1):
             raise SockoptUnavailable("an IPVS service message of another layout")
         families.append(family)
     return families
@@ -217,7 +219,7 @@ def service_families(link: Optional[Netlink] = None) -> list[int]:
     try:
         name = attribute(CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME.encode() + b"\0")
         ipvs = family_id(link.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, name), link.seq)
-        return families_of(link.request(ipvs, _IPVS_CMD_GET_SERVICE, IPVS_GENL_VERSION, dump=True), link.seq)
+        return families_of(link.request(ipvs, CMD_GET_SERVICE, IPVS_GENL_VERSION, dump=True), link.seq)
     except (struct.error, ValueError) as exc:
         raise SockoptUnavailable(f"unexpected netlink reply: {exc!r}") from None
     finally:
@@ -333,7 +335,7 @@ def _service(get: GetSockopt, row: tuple) -> Optional[VirtualService]:  # type: 
     protocol, addr, port, mark, sched, flags, _timeout, _netmask, dests = row
     if not protocol and not mark:  # a row left empty: the table changed between the two calls
         raise SockoptUnavailable("a service row left empty")
-    if flags & _F_PERSISTENT:
+    if flags & SVC_F_PERSISTENT:
         raise SockoptUnavailable("a persistent service (its persistence engine is only visible over netlink)")
     name = sched.split(b"\0", 1)[0].decode("ascii")
     request = _DESTS_HEADER.pack(protocol, addr, port, mark, dests) + _UNWRITTEN_DEST * dests
@@ -348,7 +350,7 @@ def _service(get: GetSockopt, row: tuple) -> Optional[VirtualService]:  # type: 
     if flags & _F_SCHED:
         names = _SCHED_FLAG_NAMES.get(name, _GENERIC_FLAG_NAMES)
         service.scheduler_flags = tuple(sorted(flag for bit, flag in names if flags & bit))
-    service.one_packet = bool(flags & _F_ONEPACKET)
+    service.one_packet = bool(flags & SVC_F_ONEPACKET)
     if dests:
         service.real_servers = _servers(memoryview(reply)[_DESTS_HEADER.size :])
     return service

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.lvs.dr.plugins.module_utils import ipvs_netlink as nl
+from ansible_collections.lvs.dr.plugins.module_utils import ipvs_uapi as uapi
 from ansible_collections.lvs.dr.plugins.module_utils.errors import LvsDrError
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import RealServer, ServiceKey, VirtualService
 
@@ -74,7 +75,7 @@ def test_a_persistent_service_with_flags_and_a_mask() -> None:
     inner = attrs[1]
     assert u16(inner[2]) == socket.IPPROTO_UDP
     flags, mask = struct.unpack("=II", inner[7])
-    assert flags == nl.F_PERSISTENT | nl.F_ONEPACKET | nl.F_SCHED1 | nl.F_SCHED2
+    assert flags == uapi.SVC_F_PERSISTENT | uapi.SVC_F_ONEPACKET | uapi.SVC_F_SCHED1 | uapi.SVC_F_SCHED2
     assert mask == 0xFFFFFFFF
     assert u32(inner[8]) == 600
     assert inner[9] == bytes([255, 255, 255, 0])
@@ -84,9 +85,9 @@ def test_a_persistent_service_with_flags_and_a_mask() -> None:
 @pytest.mark.parametrize(
     ("flags", "bits"),
     [
-        (("mh-fallback",), nl.F_SCHED1),
-        (("mh-port",), nl.F_SCHED2),
-        (("flag-1", "flag-2", "flag-3"), nl.F_SCHED1 | nl.F_SCHED2 | nl.F_SCHED3),
+        (("mh-fallback",), uapi.SVC_F_SCHED1),
+        (("mh-port",), uapi.SVC_F_SCHED2),
+        (("flag-1", "flag-2", "flag-3"), uapi.SVC_F_SCHED1 | uapi.SVC_F_SCHED2 | uapi.SVC_F_SCHED3),
     ],
 )
 def test_scheduler_flags_are_the_kernels_bits(flags: tuple[str, ...], bits: int) -> None:
@@ -101,7 +102,7 @@ def test_an_ipv6_fwmark_service() -> None:
     assert u32(inner[5]) == 62
     assert 2 not in inner and 3 not in inner and 4 not in inner
     assert u32(inner[9]) == 64  # a prefix length for IPv6
-    assert struct.unpack("=II", inner[7])[0] == nl.F_PERSISTENT
+    assert struct.unpack("=II", inner[7])[0] == uapi.SVC_F_PERSISTENT
 
 
 def test_a_service_that_is_not_persistent_gets_the_host_mask_whatever_its_mask_field_says() -> None:
