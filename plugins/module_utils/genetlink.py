@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generic netlink framing shared by the IPVS table reader and writer (standard library only).
 
-The message and attribute headers of ``linux/netlink.h`` and ``linux/genetlink.h``, the controller's family
-lookup and the IPVS family's name and version: :mod:`ipvs_sockopt` uses them to find the IPVS family and dump
-the services, :mod:`ipvs_netlink` to send a plan's changes.
+The message and attribute headers of ``linux/netlink.h`` and ``linux/genetlink.h`` and the controller's family
+lookup: :mod:`ipvs_sockopt` uses them to find the IPVS family and dump the services, :mod:`ipvs_netlink` to send
+a plan's changes. The IPVS family's own numbers are in :mod:`ipvs_uapi`.
 """
 
 from __future__ import annotations

@@ -62,10 +62,12 @@ from ansible_collections.lvs.dr.plugins.module_utils.ipvs_model import (
     VirtualService,
 )
 from ansible_collections.lvs.dr.plugins.module_utils.ipvs_uapi import (
+    CMD_ATTR_SERVICE,
     CMD_GET_SERVICE,
     CMD_NEW_SERVICE,
     IPVS_GENL_NAME,
     IPVS_GENL_VERSION,
+    SVC_ATTR_AF,
     SVC_F_ONEPACKET,
     SVC_F_PERSISTENT,
     SVC_F_SCHED1,
@@ -165,7 +167,8 @@ def families_of(chunks: Sequence[bytes], seq: int) -> list[int]:
     families = []
     for _kind, body in _messages(chunks, seq):
         command, outer, kind, family = _SERVICE_HEAD.unpack_from(body)
-        if (command, outer & NLA_TYPE_MASK, kind & NLA_TYPE_MASK) != (CMD_NEW_SERVICE, 1, 1):
+        # each message of a service dump is a NEW_SERVICE (ip_vs_genl_dump_service)
+        if (command, outer & NLA_TYPE_MASK, kind & NLA_TYPE_MASK) != (CMD_NEW_SERVICE, CMD_ATTR_SERVICE, SVC_ATTR_AF):
             raise SockoptUnavailable("an IPVS service message of another layout")
         families.append(family)
     return families
